@@ -1,0 +1,498 @@
+//! Wire-format tests of the OpenAI-compatible provider against a mock HTTP server.
+
+use agent_core::llm::{
+    ChatModel, ChatRequest, ErrorClass, Limited, LimitsConfig, LlmError, Message, OpenAiCompatible,
+    OpenAiEmbeddings, RetryPolicy, Retrying,
+};
+use secrecy::SecretString;
+use serde_json::json;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+use wiremock::matchers::{body_partial_json, header, method, path};
+use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+
+fn ok_body(text: &str) -> serde_json::Value {
+    json!({
+        "id": "chatcmpl-1",
+        "object": "chat.completion",
+        "model": "test-model",
+        "choices": [{"index": 0, "message": {"role": "assistant", "content": text}, "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15}
+    })
+}
+
+fn client(server: &MockServer, timeout: Duration) -> OpenAiCompatible {
+    OpenAiCompatible::new(format!("{}/v1", server.uri()), "test-model", None, timeout).unwrap()
+}
+
+fn fast_retries() -> RetryPolicy {
+    RetryPolicy {
+        max_retries: 4,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        multiplier: 2.0,
+        jitter: 0.2,
+        max_retry_after: Duration::from_secs(5),
+    }
+}
+
+fn hello() -> ChatRequest {
+    ChatRequest::new(vec![Message::system("be brief"), Message::user("hi")])
+}
+
+#[tokio::test]
+async fn success_sends_every_field_and_parses_the_reply() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .and(path("/v1/chat/completions"))
+        .and(header("authorization", "Bearer sk-test-abcdefghijkl"))
+        .and(body_partial_json(json!({
+            "model": "test-model",
+            "messages": [{"role": "system", "content": "be brief"}, {"role": "user", "content": "hi"}],
+            "temperature": 0.0, "top_p": 0.9, "max_tokens": 32, "stop": ["\n\n"], "seed": 7
+        })))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("hello")))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let model = OpenAiCompatible::new(
+        format!("{}/v1/", server.uri()),
+        "test-model",
+        Some(SecretString::from("sk-test-abcdefghijkl")),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let request = hello()
+        .temperature(0.0)
+        .top_p(0.9)
+        .max_tokens(32)
+        .stop("\n\n")
+        .seed(7);
+    let response = model.chat(&request).await.unwrap();
+    assert_eq!(response.text(), "hello");
+    assert_eq!(response.usage.prompt_tokens, 12);
+    assert_eq!(response.usage.completion_tokens, 3);
+    assert_eq!(response.model, "test-model");
+    assert!(
+        !format!("{model:?}").contains("abcdefghijkl"),
+        "Debug must redact the key"
+    );
+}
+
+#[tokio::test]
+async fn n_samples_in_one_call_when_the_server_supports_it() {
+    let server = MockServer::start().await;
+    let mut body = ok_body("a");
+    body["choices"] = json!([
+        {"index": 0, "message": {"role": "assistant", "content": "a"}, "finish_reason": "stop"},
+        {"index": 1, "message": {"role": "assistant", "content": "b"}, "finish_reason": "length"},
+        {"index": 2, "message": {"role": "assistant", "content": "c"}, "finish_reason": "stop"}
+    ]);
+    Mock::given(body_partial_json(json!({"n": 3})))
+        .respond_with(ResponseTemplate::new(200).set_body_json(body))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let response = client(&server, Duration::from_secs(5))
+        .chat(&hello().n(3))
+        .await
+        .unwrap();
+    let texts: Vec<_> = response.choices.iter().map(|c| c.text.as_str()).collect();
+    assert_eq!(texts, ["a", "b", "c"]);
+    assert_eq!(
+        response.choices[1].finish_reason,
+        agent_core::llm::FinishReason::Length
+    );
+}
+
+#[tokio::test]
+async fn n_samples_topped_up_when_the_server_returns_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("x")))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let response = client(&server, Duration::from_secs(5))
+        .chat(&hello().n(3).seed(1))
+        .await
+        .unwrap();
+    assert_eq!(response.choices.len(), 3);
+    assert_eq!(
+        response.usage.prompt_tokens, 36,
+        "each round's prompt is counted"
+    );
+    let seeds: Vec<u64> = server
+        .received_requests()
+        .await
+        .unwrap()
+        .iter()
+        .map(|r| {
+            r.body_json::<serde_json::Value>().unwrap()["seed"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect();
+    assert_eq!(seeds, [1, 2, 3], "extra samples use advanced seeds");
+}
+
+#[tokio::test]
+async fn rate_limited_then_success_honours_retry_after() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "1")
+                .set_body_json(json!({"error": {"message": "slow down", "type": "rate_limit"}})),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("ok")))
+        .mount(&server)
+        .await;
+    let model = Retrying::new(client(&server, Duration::from_secs(5)), fast_retries());
+    let stats = model.stats();
+    let response = model.chat(&hello()).await.unwrap();
+    assert_eq!(response.text(), "ok");
+    let counters = stats.snapshot();
+    assert_eq!(counters.retries, 1);
+    assert_eq!(
+        counters.waited_ms, 1000,
+        "the wait is the provider's Retry-After, not the backoff"
+    );
+}
+
+#[tokio::test]
+async fn server_error_then_success() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(500).set_body_string("internal error"))
+        .up_to_n_times(2)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("ok")))
+        .mount(&server)
+        .await;
+    let bare = client(&server, Duration::from_secs(5))
+        .chat(&hello())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(bare, LlmError::Server { status: 500, .. }),
+        "{bare}"
+    );
+    assert_eq!(bare.class(), ErrorClass::Transient);
+    assert!(bare.to_string().contains("internal error"));
+    let model = Retrying::new(client(&server, Duration::from_secs(5)), fast_retries());
+    assert_eq!(model.chat(&hello()).await.unwrap().text(), "ok");
+    assert_eq!(model.stats().snapshot().retries, 1);
+}
+
+#[tokio::test]
+async fn timeout_is_transient_and_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(ok_body("late"))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("on time")))
+        .mount(&server)
+        .await;
+    let model = Retrying::new(client(&server, Duration::from_millis(300)), fast_retries());
+    let response = model.chat(&hello()).await.unwrap();
+    assert_eq!(response.text(), "on time");
+    assert_eq!(model.stats().snapshot().retries, 1);
+}
+
+#[tokio::test]
+async fn timeout_error_names_the_timeout() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_json(ok_body("late"))
+                .set_delay(Duration::from_secs(3)),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server, Duration::from_millis(200))
+        .chat(&hello())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::Timeout { .. }), "{err}");
+    assert!(err.to_string().contains("200ms"), "{err}");
+}
+
+#[tokio::test]
+async fn malformed_json_fails_at_once_with_an_excerpt() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_string("<html>gateway says hi</html>"))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let model = Retrying::new(client(&server, Duration::from_secs(5)), fast_retries());
+    let err = model.chat(&hello()).await.unwrap_err();
+    assert!(matches!(err, LlmError::Malformed { .. }), "{err}");
+    assert_eq!(err.class(), ErrorClass::Permanent);
+    assert!(err.to_string().contains("gateway says hi"), "{err}");
+}
+
+#[tokio::test]
+async fn valid_json_of_the_wrong_shape_is_malformed() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({"choices": []})))
+        .mount(&server)
+        .await;
+    let err = client(&server, Duration::from_secs(5))
+        .chat(&hello())
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no choices"), "{err}");
+}
+
+#[tokio::test]
+async fn truncated_body_is_retried() {
+    let server = MockServer::start().await;
+    let full = ok_body("whole").to_string();
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200)
+                .set_body_raw(full[..full.len() / 2].to_string(), "application/json"),
+        )
+        .up_to_n_times(1)
+        .mount(&server)
+        .await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_raw(full.clone(), "application/json"))
+        .mount(&server)
+        .await;
+    let bare = client(&server, Duration::from_secs(5));
+    let model = Retrying::new(bare, fast_retries());
+    assert_eq!(model.chat(&hello()).await.unwrap().text(), "whole");
+    assert_eq!(model.stats().snapshot().retries, 1);
+
+    let server2 = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_raw(full[..20].to_string(), "application/json"),
+        )
+        .mount(&server2)
+        .await;
+    let err = client(&server2, Duration::from_secs(5))
+        .chat(&hello())
+        .await
+        .unwrap_err();
+    assert!(matches!(err, LlmError::Truncated { .. }), "{err}");
+    assert_eq!(err.class(), ErrorClass::Transient);
+}
+
+#[tokio::test]
+async fn context_length_error_is_classified_and_not_retried() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(400).set_body_json(json!({"error": {
+            "message": "This model's maximum context length is 2048 tokens. However, you requested 5000 tokens.",
+            "type": "invalid_request_error", "code": "context_length_exceeded"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let model = Retrying::new(client(&server, Duration::from_secs(5)), fast_retries());
+    let err = model.chat(&hello()).await.unwrap_err();
+    assert_eq!(err.class(), ErrorClass::ContextLength);
+    assert!(err.to_string().contains("2048 tokens"), "{err}");
+}
+
+#[tokio::test]
+async fn auth_error_fails_at_once_without_leaking_the_key() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(401).set_body_json(json!({"error": {
+            "message": "Incorrect API key provided: sk-secret-0123456789. You can find your API key at ...",
+            "type": "invalid_request_error", "code": "invalid_api_key"}})))
+        .expect(1)
+        .mount(&server)
+        .await;
+    let inner = OpenAiCompatible::new(
+        format!("{}/v1", server.uri()),
+        "test-model",
+        Some(SecretString::from("sk-secret-0123456789")),
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let model = Retrying::new(inner, fast_retries());
+    let err = model.chat(&hello()).await.unwrap_err();
+    assert!(matches!(err, LlmError::Auth { status: 401, .. }), "{err}");
+    let shown = format!("{err} {err:?}");
+    assert!(shown.contains("Incorrect API key provided"), "{shown}");
+    assert!(!shown.contains("0123456789"), "key leaked: {shown}");
+}
+
+#[tokio::test]
+async fn bad_request_keeps_the_provider_message() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(
+            ResponseTemplate::new(404)
+                .set_body_json(json!({"error": {"message": "model 'nope' not found"}})),
+        )
+        .mount(&server)
+        .await;
+    let err = client(&server, Duration::from_secs(5))
+        .chat(&hello())
+        .await
+        .unwrap_err();
+    assert!(
+        matches!(err, LlmError::BadRequest { status: 404, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("model 'nope' not found"));
+}
+
+#[tokio::test]
+async fn connection_refused_is_transient() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let model = OpenAiCompatible::new(
+        format!("http://127.0.0.1:{port}/v1"),
+        "m",
+        None,
+        Duration::from_secs(2),
+    )
+    .unwrap();
+    let err = model.chat(&hello()).await.unwrap_err();
+    assert!(matches!(err, LlmError::Connection { .. }), "{err}");
+    assert!(err.is_retryable());
+}
+
+#[tokio::test]
+async fn retries_give_up_after_the_configured_count() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(503).set_body_string("overloaded"))
+        .expect(3)
+        .mount(&server)
+        .await;
+    let policy = RetryPolicy {
+        max_retries: 2,
+        ..fast_retries()
+    };
+    let model = Retrying::new(client(&server, Duration::from_secs(5)), policy);
+    let err = model.chat(&hello()).await.unwrap_err();
+    assert!(
+        matches!(err, LlmError::RetriesExhausted { attempts: 3, .. }),
+        "{err}"
+    );
+    assert!(err.to_string().contains("overloaded"));
+    assert_eq!(model.stats().snapshot().gave_up, 1);
+}
+
+/// Answers 429 to the first `storm` requests and 200 afterwards, recording when each arrived.
+struct Storm {
+    storm: usize,
+    arrivals: Arc<Mutex<Vec<Instant>>>,
+}
+
+impl Respond for Storm {
+    fn respond(&self, _: &Request) -> ResponseTemplate {
+        let mut arrivals = self.arrivals.lock().unwrap();
+        arrivals.push(Instant::now());
+        if arrivals.len() <= self.storm {
+            ResponseTemplate::new(429)
+                .insert_header("retry-after", "0")
+                .set_body_json(json!({"error": {"message": "rate limit reached"}}))
+        } else {
+            ResponseTemplate::new(200).set_body_json(ok_body("ok"))
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_429_storm_is_absorbed_within_the_configured_rate() {
+    let server = MockServer::start().await;
+    let arrivals = Arc::new(Mutex::new(Vec::new()));
+    Mock::given(method("POST"))
+        .respond_with(Storm {
+            storm: 30,
+            arrivals: arrivals.clone(),
+        })
+        .mount(&server)
+        .await;
+    // 1200 requests a minute = one every 50 ms, no burst.
+    let limits = LimitsConfig {
+        max_concurrent: 8,
+        requests_per_minute: Some(1200),
+        ..Default::default()
+    };
+    let limited = Limited::new(client(&server, Duration::from_secs(5)), &limits).unwrap();
+    let policy = RetryPolicy {
+        max_retries: 40,
+        ..fast_retries()
+    };
+    let model = Arc::new(Retrying::new(limited, policy));
+    let calls: Vec<_> = (0..12)
+        .map(|_| {
+            let model = model.clone();
+            tokio::spawn(async move { model.chat(&hello()).await })
+        })
+        .collect();
+    for call in calls {
+        assert_eq!(
+            call.await.unwrap().expect("every call succeeds").text(),
+            "ok"
+        );
+    }
+    let arrivals = arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 42, "30 refused attempts plus 12 successes");
+    // GCRA with no burst spaces permits 50 ms apart: any window of 1 s holds at most
+    // 21 permits. Requests can bunch a little in transit, so allow 2 more.
+    for (i, start) in arrivals.iter().enumerate() {
+        let in_window = arrivals[i..]
+            .iter()
+            .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
+            .count();
+        assert!(
+            in_window <= 23,
+            "{in_window} requests within one second at 1200/min"
+        );
+    }
+}
+
+#[tokio::test]
+async fn embeddings_round_trip_in_input_order() {
+    let server = MockServer::start().await;
+    Mock::given(path("/v1/embeddings"))
+        .and(body_partial_json(
+            json!({"model": "emb", "input": ["a", "b"]}),
+        ))
+        .respond_with(ResponseTemplate::new(200).set_body_json(json!({
+            "data": [{"index": 1, "embedding": [0.0, 1.0]}, {"index": 0, "embedding": [1.0, 0.0]}],
+            "model": "emb"})))
+        .mount(&server)
+        .await;
+    let emb = OpenAiEmbeddings::new(
+        format!("{}/v1", server.uri()),
+        "emb",
+        None,
+        Duration::from_secs(5),
+    )
+    .unwrap();
+    let v = emb
+        .embed(&["a".to_string(), "b".to_string()])
+        .await
+        .unwrap();
+    assert_eq!(v, vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+}
