@@ -1,1 +1,243 @@
-fn main() {}
+//! `mneme`: agents that learn from their own experience.
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use mneme::config::{Config, LogFormat};
+use mneme::local::{self, catalog, DataDir};
+use mneme::{telemetry, wiring};
+use std::io::Read;
+use std::path::PathBuf;
+use tracing::Instrument;
+
+/// mneme: agents that get better with every trial, without touching model weights.
+#[derive(Parser)]
+#[command(name = "mneme", version, about)]
+struct Cli {
+    /// Configuration file (default: ./mneme.toml when present).
+    #[arg(long, global = true, env = "MNEME_CONFIG")]
+    config: Option<PathBuf>,
+    /// Log format on stderr (overrides logging.format).
+    #[arg(long, global = true, value_enum)]
+    log_format: Option<LogFormat>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Ask the configured model one question (starts the local model on first use).
+    Chat(ChatArgs),
+    /// Set up, serve, stop and inspect the local model server.
+    #[command(subcommand)]
+    Model(ModelCommand),
+    /// Show the effective configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Args)]
+struct ChatArgs {
+    /// The question; read from stdin when absent.
+    prompt: Vec<String>,
+    /// A system message.
+    #[arg(long)]
+    system: Option<String>,
+    /// Sampling temperature.
+    #[arg(long, default_value_t = 0.0)]
+    temperature: f32,
+    /// Tokens to generate at most.
+    #[arg(long, default_value_t = 512)]
+    max_tokens: u32,
+    /// Number of samples.
+    #[arg(short, long, default_value_t = 1)]
+    n: u32,
+    /// Sampling seed.
+    #[arg(long)]
+    seed: Option<u64>,
+}
+
+#[derive(Subcommand)]
+enum ModelCommand {
+    /// Build the server's virtualenv and assemble verified weights (idempotent).
+    Setup {
+        /// Catalog id (default: local.model).
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Set up if needed and start the server in the background (no-op if it already answers).
+    Serve {
+        /// Catalog id (default: local.model).
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// Stop the background server on the configured port.
+    Stop,
+    /// Is the server up, and what does it serve?
+    Status,
+    /// The models that can be set up, and which are on disk.
+    List,
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Print the effective configuration (defaults, file, environment) as TOML.
+    Show,
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let config = match Config::load(cli.config.as_deref()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("mneme: {e}");
+            return std::process::ExitCode::from(2);
+        }
+    };
+    telemetry::init(
+        cli.log_format.unwrap_or(config.logging.format),
+        &config.logging.filter,
+    );
+    let runtime = tokio::runtime::Runtime::new().expect("tokio runtime");
+    match runtime.block_on(dispatch(cli.command, config)) {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("mneme: {e:#}");
+            std::process::ExitCode::FAILURE
+        }
+    }
+}
+
+async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
+    match command {
+        Command::Chat(args) => chat(args, &config).await,
+        Command::Model(cmd) => model(cmd, &config).await,
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", config.to_toml());
+            let var = config
+                .model
+                .api_key_env
+                .clone()
+                .unwrap_or(config.model.provider.default_key_env().into());
+            let state = if std::env::var(&var).map(|v| !v.is_empty()).unwrap_or(false) {
+                "set"
+            } else {
+                "not set"
+            };
+            println!("# API key: ${var} is {state} (its value is never shown)");
+            Ok(())
+        }
+    }
+}
+
+async fn chat(args: ChatArgs, config: &Config) -> anyhow::Result<()> {
+    use agent_core::llm::{ChatRequest, Message};
+    let prompt = if args.prompt.is_empty() {
+        let mut s = String::new();
+        std::io::stdin()
+            .read_to_string(&mut s)
+            .context("reading the prompt from stdin")?;
+        s
+    } else {
+        args.prompt.join(" ")
+    };
+    anyhow::ensure!(!prompt.trim().is_empty(), "empty prompt");
+    let span = tracing::info_span!("run", kind = "chat");
+    async {
+        let stack = wiring::chat_stack(config).await?;
+        let mut messages = Vec::new();
+        if let Some(s) = args.system {
+            messages.push(Message::system(s));
+        }
+        messages.push(Message::user(prompt));
+        let mut request = ChatRequest::new(messages)
+            .temperature(args.temperature)
+            .max_tokens(args.max_tokens)
+            .n(args.n);
+        request.seed = args.seed;
+        let response = stack.model.chat(&request).await?;
+        for (i, choice) in response.choices.iter().enumerate() {
+            if response.choices.len() > 1 {
+                println!("--- sample {} ---", i + 1);
+            }
+            println!("{}", choice.text.trim_end());
+        }
+        let t = stack.ledger.totals();
+        eprintln!(
+            "[{}: {} prompt + {} completion tokens, {} ms, ${:.4}{}]",
+            response.model,
+            t.prompt_tokens,
+            t.completion_tokens,
+            response.latency.as_millis(),
+            t.cost_usd,
+            if response.cached { ", cached" } else { "" }
+        );
+        Ok(())
+    }
+    .instrument(span)
+    .await
+}
+
+async fn model(cmd: ModelCommand, config: &Config) -> anyhow::Result<()> {
+    let data = DataDir::new(config.data_dir());
+    match cmd {
+        ModelCommand::Setup { model } => {
+            let spec = wiring::local_spec(config, model.as_deref())?;
+            let d = data.clone();
+            let (python, weights) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
+                Ok((
+                    local::ensure_venv(&d)?,
+                    local::ensure_model(&d, spec.model)?,
+                ))
+            })
+            .await??;
+            println!(
+                "server: {}\nweights: {}",
+                python.display(),
+                weights.display()
+            );
+        }
+        ModelCommand::Serve { model } => {
+            let spec = wiring::ensure_local_server(config, model.as_deref()).await?;
+            println!(
+                "{} serves {} at {}",
+                spec.model.id,
+                spec.model.alias,
+                spec.base_url()
+            );
+        }
+        ModelCommand::Stop => {
+            let stopped = local::server::stop(&data, config.local.port)?;
+            println!(
+                "{}",
+                if stopped {
+                    "stopped"
+                } else {
+                    "no server started by mneme on this port"
+                }
+            );
+        }
+        ModelCommand::Status => {
+            let spec = wiring::local_spec(config, None)?;
+            match local::server::probe(&spec.base_url()).await {
+                Some(models) => {
+                    println!("up at {}, serving {}", spec.base_url(), models.join(", "))
+                }
+                None => println!("nothing answers at {}", spec.base_url()),
+            }
+            if let Some(pid) = local::server::pid_file(&data, config.local.port) {
+                println!("started by mneme: pid {} ({})", pid.pid, pid.model);
+            }
+        }
+        ModelCommand::List => {
+            for m in catalog::CATALOG {
+                let state = if data.weights(m).exists() {
+                    "on disk"
+                } else {
+                    "not set up"
+                };
+                println!("{:<20} {:<10} {}", m.id, state, m.purpose);
+            }
+        }
+    }
+    Ok(())
+}

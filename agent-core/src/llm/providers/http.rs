@@ -198,7 +198,7 @@ pub(crate) fn redact(message: &str, key: Option<&SecretString>) -> String {
     }
     out.split_inclusive(char::is_whitespace)
         .map(|word| {
-            let trimmed = word.trim_start_matches(|c: char| c == '"' || c == '\'' || c == '(');
+            let trimmed = word.trim_start_matches(['"', '\'', '(']);
             if trimmed.starts_with("sk-") && trimmed.trim_end().len() > 8 {
                 let trailing: String = word.chars().filter(|c| c.is_whitespace()).collect();
                 format!("[REDACTED]{trailing}")

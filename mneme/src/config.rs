@@ -1,0 +1,306 @@
+//! `mneme.toml` plus environment overrides.
+//!
+//! Precedence, lowest first: built-in defaults, the config file, then
+//! `MNEME_*` environment variables with `__` between levels
+//! (`MNEME_MODEL__BASE_URL`, `MNEME_LOCAL__PORT`, `MNEME_CACHE__MODE`, ...).
+//! API keys are never configuration: they come only from the environment
+//! variable the model names (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY` by default).
+
+use crate::local::catalog;
+use agent_core::llm::{
+    Budget, CacheMode, LimitsConfig, ModelConfig, PriceTable, ProviderKind, RetryConfig,
+};
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Serialize};
+use std::path::{Path, PathBuf};
+
+/// The file looked for in the working directory when no `--config` is given.
+pub const DEFAULT_FILE: &str = "mneme.toml";
+
+/// Everything `mneme.toml` can say.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Where the virtualenv, weights, caches and logs live (default `~/.cache/mneme`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub data_dir: Option<PathBuf>,
+    /// The model agents talk to.
+    pub model: ModelConfig,
+    /// The local llama.cpp server.
+    pub local: LocalConfig,
+    /// The response cache.
+    pub cache: CacheConfig,
+    /// Spending limits of a run.
+    pub budget: Budget,
+    /// Prices per model name, dollars per million tokens (models not listed cost 0).
+    pub prices: PriceTable,
+    /// Log output.
+    pub logging: LoggingConfig,
+}
+
+/// The local model server.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LocalConfig {
+    /// Catalog id of the model to serve (`mneme model list`).
+    pub model: String,
+    /// Bind address.
+    pub host: String,
+    /// Port.
+    pub port: u16,
+    /// Generation threads.
+    pub threads: usize,
+    /// Context window, tokens.
+    pub ctx_size: u32,
+    /// Start the server (setting it up first if needed) when `model.base_url` points at it and nothing answers.
+    pub autostart: bool,
+}
+
+/// The response cache.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `off`, `read_write`, `record` or `replay`.
+    pub mode: CacheMode,
+    /// Directory (default `<data_dir>/cache`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dir: Option<PathBuf>,
+}
+
+/// Log output format.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines.
+    #[default]
+    Text,
+    /// One JSON object per event.
+    Json,
+}
+
+/// Logging.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LoggingConfig {
+    /// Text or JSON.
+    pub format: LogFormat,
+    /// A tracing filter, used when `RUST_LOG` is unset.
+    pub filter: String,
+}
+
+impl Default for LoggingConfig {
+    fn default() -> Self {
+        Self {
+            format: LogFormat::Text,
+            filter: "warn".into(),
+        }
+    }
+}
+
+impl Default for LocalConfig {
+    fn default() -> Self {
+        Self {
+            model: catalog::DEFAULT_MODEL.into(),
+            host: "127.0.0.1".into(),
+            port: 8080,
+            threads: std::thread::available_parallelism()
+                .map(|n| n.get())
+                .unwrap_or(2),
+            ctx_size: 4096,
+            autostart: true,
+        }
+    }
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        let local = LocalConfig::default();
+        let alias = catalog::find(&local.model)
+            .map(|m| m.alias)
+            .unwrap_or("local");
+        Self {
+            data_dir: None,
+            model: ModelConfig {
+                provider: ProviderKind::Openai,
+                name: alias.into(),
+                base_url: format!("http://{}:{}/v1", local.host, local.port),
+                api_key_env: None,
+                timeout_secs: 600,
+                // llama.cpp's server works one request at a time; two keeps it busy.
+                limits: LimitsConfig {
+                    max_concurrent: 2,
+                    ..LimitsConfig::default()
+                },
+                retry: RetryConfig::default(),
+            },
+            local,
+            cache: CacheConfig::default(),
+            budget: Budget::default(),
+            prices: PriceTable::default(),
+            logging: LoggingConfig::default(),
+        }
+    }
+}
+
+/// A configuration that cannot be used, with what is wrong and where.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    /// The file named with `--config` does not exist.
+    #[error("config file {0} does not exist")]
+    Missing(PathBuf),
+    /// Parsing or type errors (figment names the key and the source).
+    #[error("invalid configuration: {0}")]
+    Invalid(String),
+    /// Someone put a key in the file.
+    #[error(
+        "{0} in the config file: API keys are read only from the environment \
+         (OPENAI_API_KEY, ANTHROPIC_API_KEY, or the variable named by model.api_key_env)"
+    )]
+    KeyInFile(String),
+}
+
+impl Config {
+    /// Loads defaults, then `path` (or `./mneme.toml` if present), then `MNEME_*` variables.
+    pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match path {
+            Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_path_buf())),
+            Some(p) => figment = figment.merge(Toml::file_exact(p)),
+            None if Path::new(DEFAULT_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_FILE))
+            }
+            None => {}
+        }
+        figment = figment.merge(
+            Env::prefixed("MNEME_")
+                .split("__")
+                .ignore(&["config", "python", "bin"]),
+        );
+        for key in ["model.api_key", "model.key", "api_key"] {
+            if figment.find_value(key).is_ok() {
+                return Err(ConfigError::KeyInFile(key.to_string()));
+            }
+        }
+        let config: Config = figment.extract().map_err(|e| {
+            let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
+            ConfigError::Invalid(all.join("; "))
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    fn validate(&self) -> Result<(), ConfigError> {
+        catalog::find(&self.local.model)
+            .map_err(|e| ConfigError::Invalid(format!("local.model: {e}")))?;
+        if !(self.model.base_url.starts_with("http://")
+            || self.model.base_url.starts_with("https://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "model.base_url must start with http:// or https://, got {:?}",
+                self.model.base_url
+            )));
+        }
+        if self.model.limits.max_concurrent == 0 {
+            return Err(ConfigError::Invalid(
+                "model.limits.max_concurrent must be at least 1".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    /// The data directory: `data_dir`, else `$HOME/.cache/mneme`.
+    pub fn data_dir(&self) -> PathBuf {
+        self.data_dir.clone().unwrap_or_else(|| {
+            let home = std::env::var_os("HOME")
+                .map(PathBuf::from)
+                .unwrap_or_else(|| PathBuf::from("."));
+            home.join(".cache").join("mneme")
+        })
+    }
+
+    /// The cache directory.
+    pub fn cache_dir(&self) -> PathBuf {
+        self.cache
+            .dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("cache"))
+    }
+
+    /// True when `model.base_url` points at the configured local server.
+    pub fn uses_local_server(&self) -> bool {
+        let local = [
+            format!("http://{}:{}/", self.local.host, self.local.port),
+            format!("http://localhost:{}/", self.local.port),
+            format!("http://127.0.0.1:{}/", self.local.port),
+        ];
+        let url = format!("{}/", self.model.base_url.trim_end_matches('/'));
+        local.iter().any(|l| url.starts_with(l.as_str()))
+    }
+
+    /// The effective configuration as TOML (it never holds a key).
+    pub fn to_toml(&self) -> String {
+        toml::to_string_pretty(self).unwrap_or_else(|e| format!("# cannot render: {e}"))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::io::Write;
+
+    fn file(text: &str) -> tempfile::NamedTempFile {
+        let mut f = tempfile::Builder::new().suffix(".toml").tempfile().unwrap();
+        f.write_all(text.as_bytes()).unwrap();
+        f
+    }
+
+    #[test]
+    fn defaults_point_at_the_local_server() {
+        let c = Config::default();
+        assert!(c.uses_local_server());
+        assert_eq!(c.model.name, "qwen2.5-coder-0.5b-instruct");
+        assert_eq!(c.cache.mode, CacheMode::Off);
+    }
+
+    #[test]
+    fn file_values_override_defaults() {
+        let f = file("[model]\nname = \"gpt-x\"\nbase_url = \"https://api.example.com/v1\"\n[model.limits]\nrequests_per_minute = 60\n[prices.gpt-x]\ninput_per_mtok = 1.0\noutput_per_mtok = 2.0\n[cache]\nmode = \"read_write\"\n");
+        let c = Config::load(Some(f.path())).unwrap();
+        assert_eq!(c.model.name, "gpt-x");
+        assert_eq!(c.model.limits.requests_per_minute, Some(60));
+        assert_eq!(
+            c.model.limits.max_concurrent, 2,
+            "unspecified keys keep their defaults"
+        );
+        assert_eq!(c.cache.mode, CacheMode::ReadWrite);
+        assert!(!c.uses_local_server());
+        assert_eq!(c.prices.0["gpt-x"].output_per_mtok, 2.0);
+    }
+
+    #[test]
+    fn malformed_files_name_the_problem() {
+        let f = file("[local]\nport = \"eighty\"\n");
+        let e = Config::load(Some(f.path())).unwrap_err().to_string();
+        assert!(e.contains("local.port"), "{e}");
+        let f = file("[model\nname = 1");
+        let e = Config::load(Some(f.path())).unwrap_err().to_string();
+        assert!(e.contains("invalid configuration"), "{e}");
+        let f = file("[modle]\nname = \"x\"\n");
+        let e = Config::load(Some(f.path())).unwrap_err().to_string();
+        assert!(e.contains("modle"), "{e}");
+        let f = file("[model]\napi_key = \"sk-abc\"\n");
+        let e = Config::load(Some(f.path())).unwrap_err().to_string();
+        assert!(
+            e.contains("read only from the environment") && !e.contains("sk-abc"),
+            "{e}"
+        );
+        let e = Config::load(Some(Path::new("/nonexistent/mneme.toml")))
+            .unwrap_err()
+            .to_string();
+        assert!(e.contains("does not exist"), "{e}");
+        let f = file("[local]\nmodel = \"gpt-5\"\n");
+        let e = Config::load(Some(f.path())).unwrap_err().to_string();
+        assert!(e.contains("gpt-5") && e.contains("smollm2-135m"), "{e}");
+    }
+}

@@ -1,0 +1,269 @@
+//! Starting, finding and stopping llama.cpp's OpenAI-compatible server.
+//!
+//! The server always runs with `OMP_WAIT_POLICY=PASSIVE`: without it,
+//! generation slows 20-30x whenever anything else uses a core.
+
+use super::catalog::LocalModel;
+use super::setup::DataDir;
+use super::{log_tail, LocalError};
+use serde::{Deserialize, Serialize};
+use std::fs::{self, OpenOptions};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// How to run a server.
+#[derive(Clone, Debug)]
+pub struct ServerSpec {
+    /// The model to serve.
+    pub model: &'static LocalModel,
+    /// Address to bind (keep it on loopback).
+    pub host: String,
+    /// Port to bind.
+    pub port: u16,
+    /// Threads for generation.
+    pub threads: usize,
+    /// Context window in tokens.
+    pub ctx_size: u32,
+}
+
+impl ServerSpec {
+    /// The OpenAI-compatible base URL (`http://host:port/v1`).
+    pub fn base_url(&self) -> String {
+        format!("http://{}:{}/v1", self.host, self.port)
+    }
+}
+
+/// What a detached server's pid file records.
+#[derive(Debug, Serialize, Deserialize)]
+pub struct PidFile {
+    /// Process id.
+    pub pid: u32,
+    /// Catalog id of the model served.
+    pub model: String,
+    /// Port.
+    pub port: u16,
+}
+
+/// A running server. A foreground one is killed when this is dropped.
+pub struct LocalServer {
+    /// Its spec.
+    pub spec: ServerSpec,
+    child: Option<Child>,
+    log: PathBuf,
+}
+
+impl std::fmt::Debug for LocalServer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LocalServer")
+            .field("spec", &self.spec)
+            .field("log", &self.log)
+            .finish()
+    }
+}
+
+fn pid_path(data: &DataDir, port: u16) -> PathBuf {
+    data.run().join(format!("server-{port}.json"))
+}
+
+fn spawn(
+    data: &DataDir,
+    spec: &ServerSpec,
+    detached: bool,
+) -> Result<(Child, PathBuf), LocalError> {
+    let weights = data.weights(spec.model);
+    fs::create_dir_all(data.logs()).map_err(LocalError::io("creating the log directory"))?;
+    let log = data.logs().join(format!("server-{}.log", spec.port));
+    let out = OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(&log)
+        .map_err(LocalError::io(format!("opening {}", log.display())))?;
+    let err = out
+        .try_clone()
+        .map_err(LocalError::io("cloning log handle"))?;
+    let mut cmd = Command::new(data.python());
+    cmd.args(["-m", "llama_cpp.server", "--model"])
+        .arg(&weights)
+        .args(["--host", &spec.host, "--port", &spec.port.to_string()])
+        .args([
+            "--n_ctx",
+            &spec.ctx_size.to_string(),
+            "--n_threads",
+            &spec.threads.to_string(),
+        ])
+        .args(["--model_alias", spec.model.alias])
+        .env("OMP_WAIT_POLICY", "PASSIVE")
+        .stdin(Stdio::null())
+        .stdout(out)
+        .stderr(err);
+    for secret in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] {
+        cmd.env_remove(secret);
+    }
+    if detached {
+        // Its own process group: Ctrl-C in the terminal that started it does not stop it.
+        use std::os::unix::process::CommandExt;
+        cmd.process_group(0);
+    } else {
+        use std::os::unix::process::CommandExt;
+        // SAFETY: prctl is async-signal-safe; it only asks the kernel to kill this
+        // child when the thread that spawned it exits.
+        unsafe {
+            cmd.pre_exec(|| {
+                libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL);
+                Ok(())
+            });
+        }
+    }
+    let child = cmd.spawn().map_err(LocalError::io(format!(
+        "starting {}",
+        data.python().display()
+    )))?;
+    Ok((child, log))
+}
+
+/// Which model a server at `base_url` says it serves, if one answers.
+pub async fn probe(base_url: &str) -> Option<Vec<String>> {
+    #[derive(Deserialize)]
+    struct Models {
+        data: Vec<ModelEntry>,
+    }
+    #[derive(Deserialize)]
+    struct ModelEntry {
+        id: String,
+    }
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()
+        .ok()?;
+    let models: Models = client
+        .get(format!("{base_url}/models"))
+        .send()
+        .await
+        .ok()?
+        .json()
+        .await
+        .ok()?;
+    Some(models.data.into_iter().map(|m| m.id).collect())
+}
+
+async fn wait_ready(
+    spec: &ServerSpec,
+    child: &mut Child,
+    log: &Path,
+    limit: Duration,
+) -> Result<(), LocalError> {
+    let started = Instant::now();
+    let fail = |problem: String| LocalError::Server {
+        port: spec.port,
+        problem,
+        log: log.to_path_buf(),
+        tail: log_tail(log, 20),
+    };
+    loop {
+        if let Some(status) = child
+            .try_wait()
+            .map_err(LocalError::io("polling the server"))?
+        {
+            return Err(fail(format!("exited during start-up ({status})")));
+        }
+        if probe(&spec.base_url()).await.is_some() {
+            return Ok(());
+        }
+        if started.elapsed() > limit {
+            let _ = child.kill();
+            return Err(fail(format!("did not answer within {limit:?}")));
+        }
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+}
+
+impl LocalServer {
+    /// Starts a server owned by this process (killed on drop or when this process dies).
+    /// Used by tests.
+    pub async fn start_foreground(data: &DataDir, spec: ServerSpec) -> Result<Self, LocalError> {
+        let (mut child, log) = spawn(data, &spec, false)?;
+        wait_ready(&spec, &mut child, &log, Duration::from_secs(180)).await?;
+        Ok(Self {
+            spec,
+            child: Some(child),
+            log,
+        })
+    }
+
+    /// The server's log file.
+    pub fn log(&self) -> &PathBuf {
+        &self.log
+    }
+}
+
+impl Drop for LocalServer {
+    fn drop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+}
+
+/// Makes sure a server for `spec` answers, starting a detached one if none does.
+///
+/// A server already on the port that serves a different model is an error,
+/// never silently used.
+pub async fn ensure_detached(data: &DataDir, spec: &ServerSpec) -> Result<(), LocalError> {
+    if let Some(models) = probe(&spec.base_url()).await {
+        if models.iter().any(|m| m == spec.model.alias) {
+            return Ok(());
+        }
+        return Err(LocalError::Server {
+            port: spec.port,
+            problem: format!(
+                "is already serving {models:?}, not {}; stop it with `mneme model stop`",
+                spec.model.alias
+            ),
+            log: data.logs().join(format!("server-{}.log", spec.port)),
+            tail: String::new(),
+        });
+    }
+    let (mut child, log) = spawn(data, spec, true)?;
+    eprintln!(
+        "mneme: starting the local model server ({}) on {}; log: {}",
+        spec.model.id,
+        spec.base_url(),
+        log.display()
+    );
+    wait_ready(spec, &mut child, &log, Duration::from_secs(180)).await?;
+    fs::create_dir_all(data.run()).map_err(LocalError::io("creating the run directory"))?;
+    let pid = PidFile {
+        pid: child.id(),
+        model: spec.model.id.to_string(),
+        port: spec.port,
+    };
+    fs::write(
+        pid_path(data, spec.port),
+        serde_json::to_vec(&pid).unwrap_or_default(),
+    )
+    .map_err(LocalError::io("writing the pid file"))?;
+    Ok(())
+}
+
+/// Stops the detached server on `port`. Returns whether one was stopped.
+pub fn stop(data: &DataDir, port: u16) -> Result<bool, LocalError> {
+    let path = pid_path(data, port);
+    let Ok(bytes) = fs::read(&path) else {
+        return Ok(false);
+    };
+    let Ok(pid) = serde_json::from_slice::<PidFile>(&bytes) else {
+        let _ = fs::remove_file(&path);
+        return Ok(false);
+    };
+    // SAFETY: kill(2) with a pid we started; a stale pid at worst gets ESRCH.
+    let alive = unsafe { libc::kill(pid.pid as i32, libc::SIGTERM) } == 0;
+    let _ = fs::remove_file(&path);
+    Ok(alive)
+}
+
+/// The pid file of the detached server on `port`, if any.
+pub fn pid_file(data: &DataDir, port: u16) -> Option<PidFile> {
+    serde_json::from_slice(&fs::read(pid_path(data, port)).ok()?).ok()
+}
