@@ -1,6 +1,234 @@
 //! # environments
 //!
-//! Where tasks come from and where actions are scored: the `Environment` and
-//! `TaskSuite` traits, HumanEval, MBPP, and custom environments in any language
-//! over a JSON-lines protocol. Not built yet (issue 3); the crate exists so the
-//! workspace has its agreed shape. Nothing here is exported.
+//! Where tasks come from and where actions are scored.
+//!
+//! - [`Environment`]: `reset(task) → observation`, `step(action) → {observation, reward, done, info}`,
+//!   optional `snapshot`/`restore` for tree search.
+//! - [`TaskSuite`]: lists and loads tasks.
+//! - [`code`]: the coding environment over the sandbox; HumanEval and MBPP suites.
+//! - [`protocol`]: environments in any language, as a process speaking JSON lines.
+//! - [`suites`]: loading HumanEval, MBPP and user task files.
+
+pub mod code;
+pub mod protocol;
+pub mod suites;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+pub use code::{CodeTask, CodingEnv, Example, HiddenTests};
+pub use protocol::{ProtocolConfig, ProtocolEnv};
+pub use suites::{load_suite, Suite};
+
+/// One task: what the agent is asked, plus what its environment needs.
+#[derive(Clone, Debug)]
+pub struct Task {
+    /// Unique within its suite, e.g. `HumanEval/38`.
+    pub id: String,
+    /// The suite it belongs to.
+    pub suite: String,
+    /// What the agent sees.
+    pub prompt: String,
+    /// Environment-specific contents.
+    pub kind: TaskKind,
+}
+
+/// Environment-specific contents of a [`Task`].
+#[derive(Clone, Debug)]
+pub enum TaskKind {
+    /// A function to write, checked by tests.
+    Code(CodeTask),
+    /// Anything else: the fields of a custom environment's task, sent with `reset`.
+    Custom(serde_json::Value),
+}
+
+/// What the environment shows the agent.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Observation {
+    /// Text for the model.
+    pub text: String,
+    /// Structured extras, if the environment has any.
+    #[serde(default, skip_serializing_if = "serde_json::Value::is_null")]
+    pub data: serde_json::Value,
+}
+
+impl Observation {
+    /// A text-only observation.
+    pub fn text(text: impl Into<String>) -> Self {
+        Self {
+            text: text.into(),
+            data: serde_json::Value::Null,
+        }
+    }
+}
+
+/// What the agent does. Coding environments know `test` and `submit`;
+/// custom environments define their own kinds (default `act`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Action {
+    /// The kind of action.
+    #[serde(default = "default_kind")]
+    pub kind: String,
+    /// Its content: code, a command, an answer.
+    pub content: String,
+}
+
+fn default_kind() -> String {
+    "act".into()
+}
+
+impl Action {
+    /// A plain action of kind `act`.
+    pub fn act(content: impl Into<String>) -> Self {
+        Self {
+            kind: default_kind(),
+            content: content.into(),
+        }
+    }
+    /// Run the agent's own (internal) tests on `code`.
+    pub fn test(code: impl Into<String>) -> Self {
+        Self {
+            kind: "test".into(),
+            content: code.into(),
+        }
+    }
+    /// Submit `code` as the final attempt.
+    pub fn submit(code: impl Into<String>) -> Self {
+        Self {
+            kind: "submit".into(),
+            content: code.into(),
+        }
+    }
+}
+
+/// The result of one step.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Step {
+    /// What the agent sees next.
+    pub observation: Observation,
+    /// Reward of this step.
+    #[serde(default)]
+    pub reward: f64,
+    /// Whether the episode is over.
+    #[serde(default)]
+    pub done: bool,
+    /// Diagnostics for the framework (never fed to the model by the built-in strategies).
+    #[serde(default)]
+    pub info: serde_json::Value,
+}
+
+/// An opaque saved state of an environment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Snapshot(pub serde_json::Value);
+
+/// Errors of environments and suites.
+#[derive(Debug, thiserror::Error)]
+pub enum EnvError {
+    /// A task file or data set is malformed.
+    #[error("{source_name}:{line}: {problem}")]
+    BadTaskLine {
+        /// File or suite.
+        source_name: String,
+        /// 1-based line.
+        line: usize,
+        /// What is wrong.
+        problem: String,
+    },
+    /// Data could not be obtained.
+    #[error("{0}")]
+    Data(String),
+    /// `step` before `reset`, a task of the wrong kind, an unknown action.
+    #[error("{0}")]
+    Usage(String),
+    /// The environment process wrote something that is not a valid reply.
+    #[error("environment `{env}` sent a malformed line ({problem}): {line:?}")]
+    Protocol {
+        /// Environment name.
+        env: String,
+        /// The offending line (cut to 500 characters).
+        line: String,
+        /// What is wrong with it.
+        problem: String,
+    },
+    /// The environment process exited.
+    #[error(
+        "environment `{env}` exited ({status}) during `{op}`; its stderr ended with:\n{stderr}"
+    )]
+    Crashed {
+        /// Environment name.
+        env: String,
+        /// The request being served.
+        op: String,
+        /// Exit status.
+        status: String,
+        /// Last lines of its stderr.
+        stderr: String,
+    },
+    /// The environment process did not answer in time.
+    #[error("environment `{env}` did not answer `{op}` within {secs} s")]
+    Timeout {
+        /// Environment name.
+        env: String,
+        /// The request.
+        op: String,
+        /// The limit.
+        secs: f64,
+    },
+    /// The environment reported an error itself.
+    #[error("environment `{env}` reported an error: {message}")]
+    Reported {
+        /// Environment name.
+        env: String,
+        /// Its message.
+        message: String,
+    },
+    /// This environment cannot snapshot or restore.
+    #[error("environment `{0}` does not support snapshot/restore")]
+    Unsupported(String),
+    /// Starting or talking to a process failed.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// The sandbox cannot run code.
+    #[error(transparent)]
+    Sandbox(#[from] tools::SandboxError),
+}
+
+/// An environment an agent acts in.
+#[async_trait]
+pub trait Environment: Send {
+    /// Starts an episode of `task` and returns the first observation.
+    async fn reset(&mut self, task: &Task) -> Result<Observation, EnvError>;
+    /// Applies one action.
+    async fn step(&mut self, action: &Action) -> Result<Step, EnvError>;
+    /// Saves the current state, where supported.
+    async fn snapshot(&mut self) -> Result<Snapshot, EnvError> {
+        Err(EnvError::Unsupported(self.name().to_string()))
+    }
+    /// Returns to a saved state, where supported.
+    async fn restore(&mut self, _snapshot: &Snapshot) -> Result<(), EnvError> {
+        Err(EnvError::Unsupported(self.name().to_string()))
+    }
+    /// Ends the environment (stops a process, frees resources).
+    async fn close(&mut self) -> Result<(), EnvError> {
+        Ok(())
+    }
+    /// A short name for errors and logs.
+    fn name(&self) -> &str;
+}
+
+/// A named collection of tasks.
+pub trait TaskSuite {
+    /// Its name (`humaneval`, `mbpp`, a file name).
+    fn name(&self) -> &str;
+    /// All tasks, in order.
+    fn tasks(&self) -> &[Task];
+    /// One task by id.
+    fn get(&self, id: &str) -> Option<&Task> {
+        self.tasks().iter().find(|t| t.id == id)
+    }
+}

