@@ -37,6 +37,8 @@ pub struct Config {
     pub prices: PriceTable,
     /// Log output.
     pub logging: LoggingConfig,
+    /// The sandbox that runs model-written code.
+    pub sandbox: tools::SandboxConfig,
 }
 
 /// The local model server.
@@ -139,6 +141,7 @@ impl Default for Config {
             budget: Budget::default(),
             prices: PriceTable::default(),
             logging: LoggingConfig::default(),
+            sandbox: tools::SandboxConfig::default(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The `mneme` program's library half: configuration, logging and the local
 //! model server. `main.rs` wires these to the command line; tests use them directly.
 
+pub mod commands;
 pub mod config;
 pub mod local;
 pub mod telemetry;

@@ -4,7 +4,7 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use mneme::config::{Config, LogFormat};
 use mneme::local::{self, catalog, DataDir};
-use mneme::{telemetry, wiring};
+use mneme::{commands, telemetry, wiring};
 use std::io::Read;
 use std::path::PathBuf;
 use tracing::Instrument;
@@ -33,6 +33,58 @@ enum Command {
     /// Show the effective configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Run untrusted Python in the sandbox.
+    #[command(subcommand)]
+    Sandbox(SandboxCommand),
+    /// Inspect task suites (humaneval, mbpp, or a .jsonl file).
+    #[command(subcommand)]
+    Tasks(TasksCommand),
+    /// Measure mneme's components.
+    #[command(subcommand)]
+    Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum SandboxCommand {
+    /// Run FILE.py in the sandbox and print one JSON object with the verdict.
+    Run {
+        /// The Python file.
+        file: PathBuf,
+        /// Wall-clock limit, seconds (default: sandbox.timeout_secs).
+        #[arg(long)]
+        timeout: Option<f64>,
+        /// Memory limit, MiB (default: sandbox.memory_mb).
+        #[arg(long)]
+        memory_mb: Option<u64>,
+    },
+}
+
+#[derive(Subcommand)]
+enum TasksCommand {
+    /// List the tasks of a suite.
+    List {
+        /// humaneval, mbpp, or a path to a .jsonl file in HumanEval's shape.
+        suite: String,
+        /// Show only the first N.
+        #[arg(long)]
+        limit: Option<usize>,
+    },
+}
+
+#[derive(Subcommand)]
+enum BenchCommand {
+    /// Check every canonical solution of a suite in the sandbox and time it.
+    Canonical {
+        /// The suite (it must have canonical solutions).
+        #[arg(long, default_value = "humaneval")]
+        suite: String,
+        /// Sandbox workers (default: sandbox.workers).
+        #[arg(long)]
+        workers: Option<usize>,
+        /// Repetitions; the report gives each one's wall time.
+        #[arg(long, default_value_t = 3)]
+        repeat: usize,
+    },
 }
 
 #[derive(Args)]
@@ -111,6 +163,19 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
         Command::Chat(args) => chat(args, &config).await,
         Command::Model(cmd) => model(cmd, &config).await,
+        Command::Sandbox(SandboxCommand::Run {
+            file,
+            timeout,
+            memory_mb,
+        }) => commands::sandbox_run(&config, &file, timeout, memory_mb).await,
+        Command::Tasks(TasksCommand::List { suite, limit }) => {
+            commands::tasks_list(&config, &suite, limit)
+        }
+        Command::Bench(BenchCommand::Canonical {
+            suite,
+            workers,
+            repeat,
+        }) => commands::bench_canonical(&config, &suite, workers, repeat).await,
         Command::Config(ConfigCommand::Show) => {
             print!("{}", config.to_toml());
             let var = config
