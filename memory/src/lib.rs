@@ -1,6 +1,23 @@
 //! # memory
 //!
-//! Episodic and semantic memory: reflections, skills and insights in a vector
-//! store (embedded Qdrant by default, a Qdrant server at scale) with local
-//! embeddings. Not built yet (issue 4); the crate exists so the workspace has
-//! its agreed shape. Nothing here is exported.
+//! What makes a mneme agent better on its next trial: reflections, skills and
+//! insights in a vector store, found again by meaning.
+//!
+//! - [`embed`]: the [`Embedder`] trait and a local all-MiniLM-L6-v2 through fastembed.
+//! - [`store`]: the [`VectorStore`] trait; embedded Qdrant (default) and a Qdrant server.
+//! - [`record`]: [`Reflection`], [`Skill`], [`Insight`] with deterministic ids.
+//! - [`bank`]: [`MemoryBank`], the retrieval policies the agent loop calls.
+
+pub mod bank;
+pub mod embed;
+mod error;
+pub mod filter;
+pub mod record;
+pub mod store;
+
+pub use bank::{BankConfig, MemoryBank, Recalled, ScoreWeights, Stats, Stored};
+pub use embed::{Embedder, LocalEmbedder};
+pub use error::{MemoryError, Result};
+pub use filter::Filter;
+pub use record::{Insight, Record, RecordKind, Reflection, Skill};
+pub use store::{Hit, Point, VectorStore};
