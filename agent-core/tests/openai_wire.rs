@@ -483,16 +483,15 @@ async fn embeddings_round_trip_in_input_order() {
             "model": "emb"})))
         .mount(&server)
         .await;
-    let emb = OpenAiEmbeddings::new(
-        format!("{}/v1", server.uri()),
-        "emb",
-        None,
-        Duration::from_secs(5),
-    )
-    .unwrap();
-    let v = emb
-        .embed(&["a".to_string(), "b".to_string()])
-        .await
-        .unwrap();
+    let url = format!("{}/v1", server.uri());
+    let texts = ["a".to_string(), "b".to_string()];
+    let emb = OpenAiEmbeddings::new(&url, "emb", None, Duration::from_secs(5), 2).unwrap();
+    let v = emb.embed(&texts).await.unwrap();
     assert_eq!(v, vec![vec![1.0, 0.0], vec![0.0, 1.0]]);
+    // Through the memory crate's Embedder trait, dimensions are checked.
+    let as_trait: &dyn memory::Embedder = &emb;
+    assert_eq!(as_trait.embed(&texts).await.unwrap().len(), 2);
+    let wrong = OpenAiEmbeddings::new(&url, "emb", None, Duration::from_secs(5), 3).unwrap();
+    let err = memory::Embedder::embed(&wrong, &texts).await.unwrap_err();
+    assert!(err.to_string().contains("2-dimensional"), "{err}");
 }

@@ -17,7 +17,7 @@ pub enum MemoryError {
         message: String,
     },
     /// The store directory is gone when it was expected to exist.
-    #[error("memory store {path} does not exist (create it with `mneme memory stats --create`, or run an agent)")]
+    #[error("memory store {path} does not exist yet (the first run that stores a memory creates it, as does `mneme memory import`)")]
     Missing {
         /// The directory.
         path: PathBuf,

@@ -39,6 +39,79 @@ pub struct Config {
     pub logging: LoggingConfig,
     /// The sandbox that runs model-written code.
     pub sandbox: tools::SandboxConfig,
+    /// Memory: store and embeddings.
+    pub memory: MemoryConfig,
+}
+
+/// Which vector store holds memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemoryBackend {
+    /// Embedded Qdrant in one directory (no server).
+    #[default]
+    Edge,
+    /// A Qdrant server (`memory.url`).
+    Qdrant,
+}
+
+/// Which model embeds memory.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum EmbedderKind {
+    /// all-MiniLM-L6-v2 on this machine (fastembed), 384 dimensions.
+    #[default]
+    Local,
+    /// An OpenAI-compatible `/v1/embeddings` endpoint (`memory.embed_*`).
+    Openai,
+}
+
+/// Memory: where it is stored and how it is embedded.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MemoryConfig {
+    /// `edge` (default) or `qdrant`.
+    pub backend: MemoryBackend,
+    /// Directory of the embedded store (default `<data_dir>/memory`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathBuf>,
+    /// Qdrant server URL (gRPC, e.g. `http://127.0.0.1:6334`); the key comes from `QDRANT_API_KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+    /// Collection on the server.
+    pub collection: String,
+    /// `local` (default) or `openai`.
+    pub embedder: EmbedderKind,
+    /// Embedding model name (openai embedder).
+    pub embed_model: String,
+    /// Embedding endpoint (openai embedder), including `/v1`.
+    pub embed_base_url: String,
+    /// Embedding dimension (openai embedder).
+    pub embed_dim: usize,
+    /// Similarity above which a new reflection or insight merges into an old one.
+    pub dedup_threshold: f32,
+    /// Half-life of recency in mixed scores, days.
+    pub recency_half_life_days: f64,
+    /// Embedded-store tuning.
+    pub edge: memory::store::edge::EdgeOptions,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        let bank = memory::BankConfig::default();
+        Self {
+            backend: MemoryBackend::Edge,
+            path: None,
+            url: None,
+            collection: "mneme".into(),
+            embedder: EmbedderKind::Local,
+            embed_model: "text-embedding-3-small".into(),
+            embed_base_url: "https://api.openai.com/v1".into(),
+            embed_dim: 1536,
+            dedup_threshold: bank.dedup_threshold,
+            recency_half_life_days: bank.recency_half_life_days,
+            edge: Default::default(),
+        }
+    }
 }
 
 /// The local model server.
@@ -95,7 +168,8 @@ impl Default for LoggingConfig {
     fn default() -> Self {
         Self {
             format: LogFormat::Text,
-            filter: "warn".into(),
+            // qdrant-edge warns about server-only feature flags it does not use.
+            filter: "warn,qdrant_edge=error".into(),
         }
     }
 }
@@ -142,6 +216,7 @@ impl Default for Config {
             prices: PriceTable::default(),
             logging: LoggingConfig::default(),
             sandbox: tools::SandboxConfig::default(),
+            memory: MemoryConfig::default(),
         }
     }
 }
@@ -220,6 +295,14 @@ impl Config {
                 .unwrap_or_else(|| PathBuf::from("."));
             home.join(".cache").join("mneme")
         })
+    }
+
+    /// The embedded memory store's directory.
+    pub fn memory_path(&self) -> PathBuf {
+        self.memory
+            .path
+            .clone()
+            .unwrap_or_else(|| self.data_dir().join("memory"))
     }
 
     /// The cache directory.

@@ -39,9 +39,41 @@ enum Command {
     /// Inspect task suites (humaneval, mbpp, or a .jsonl file).
     #[command(subcommand)]
     Tasks(TasksCommand),
+    /// Inspect and maintain memory (reflections, skills, insights).
+    #[command(subcommand)]
+    Memory(MemoryCommand),
     /// Measure mneme's components.
     #[command(subcommand)]
     Bench(BenchCommand),
+}
+
+#[derive(Subcommand)]
+enum MemoryCommand {
+    /// Counts by kind, and where memory lives.
+    Stats,
+    /// Semantic search.
+    Search {
+        /// What to look for.
+        text: String,
+        /// Only this kind.
+        #[arg(long)]
+        kind: Option<memory::RecordKind>,
+        /// How many results.
+        #[arg(long, default_value_t = 5)]
+        k: usize,
+    },
+    /// Write every record (with its vector) to a JSONL file.
+    Export {
+        /// Target file.
+        file: PathBuf,
+    },
+    /// Read records from a JSONL export (validated before anything is written).
+    Import {
+        /// Source file.
+        file: PathBuf,
+    },
+    /// Build search indexes and compact storage.
+    Compact,
 }
 
 #[derive(Subcommand)]
@@ -73,6 +105,18 @@ enum TasksCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// Embedding throughput; store insert, search latency, recall@10, reopen time and size.
+    Memory {
+        /// Real sentence embeddings to make (the larger sizes jitter copies of them).
+        #[arg(long, default_value_t = 10_000)]
+        real: usize,
+        /// Store sizes to measure.
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        sizes: Vec<usize>,
+        /// Queries per measurement.
+        #[arg(long, default_value_t = 300)]
+        queries: usize,
+    },
     /// Check every canonical solution of a suite in the sandbox and time it.
     Canonical {
         /// The suite (it must have canonical solutions).
@@ -171,6 +215,20 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Tasks(TasksCommand::List { suite, limit }) => {
             commands::tasks_list(&config, &suite, limit)
         }
+        Command::Memory(cmd) => match cmd {
+            MemoryCommand::Stats => commands::memory_stats(&config).await,
+            MemoryCommand::Search { text, kind, k } => {
+                commands::memory_search(&config, &text, kind, k).await
+            }
+            MemoryCommand::Export { file } => commands::memory_export(&config, &file).await,
+            MemoryCommand::Import { file } => commands::memory_import(&config, &file).await,
+            MemoryCommand::Compact => commands::memory_compact(&config).await,
+        },
+        Command::Bench(BenchCommand::Memory {
+            real,
+            sizes,
+            queries,
+        }) => commands::bench_memory(&config, real, &sizes, queries).await,
         Command::Bench(BenchCommand::Canonical {
             suite,
             workers,

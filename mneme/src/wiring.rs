@@ -51,3 +51,66 @@ pub async fn chat_stack(config: &Config) -> anyhow::Result<ChatStack> {
         ledger,
     )?)
 }
+
+/// The configured embedder.
+pub fn embedder(config: &Config) -> anyhow::Result<Arc<dyn memory::Embedder>> {
+    use crate::config::EmbedderKind;
+    Ok(match config.memory.embedder {
+        EmbedderKind::Local => Arc::new(memory::LocalEmbedder::from_data_dir(&config.data_dir())?),
+        EmbedderKind::Openai => Arc::new(agent_core::llm::OpenAiEmbeddings::new(
+            &config.memory.embed_base_url,
+            &config.memory.embed_model,
+            std::env::var("OPENAI_API_KEY")
+                .ok()
+                .filter(|k| !k.is_empty())
+                .map(secrecy::SecretString::from),
+            config.model.timeout(),
+            config.memory.embed_dim,
+        )?),
+    })
+}
+
+/// The configured memory store; `create` allows creating an embedded store that does not exist.
+pub async fn memory_store(
+    config: &Config,
+    dim: usize,
+    create: bool,
+) -> anyhow::Result<Arc<dyn memory::VectorStore>> {
+    use crate::config::MemoryBackend;
+    Ok(match config.memory.backend {
+        MemoryBackend::Edge => {
+            let path = config.memory_path();
+            let options = config.memory.edge.clone();
+            let store = tokio::task::spawn_blocking(move || {
+                memory::store::edge::EdgeStore::open(&path, dim, create, &options)
+            })
+            .await??;
+            Arc::new(store)
+        }
+        MemoryBackend::Qdrant => {
+            let url = config
+                .memory
+                .url
+                .clone()
+                .or_else(|| std::env::var("QDRANT_URL").ok())
+                .ok_or_else(|| {
+                    anyhow::anyhow!("memory.backend = \"qdrant\" needs memory.url (or QDRANT_URL)")
+                })?;
+            Arc::new(
+                memory::store::server::QdrantStore::connect(&url, &config.memory.collection, dim)
+                    .await?,
+            )
+        }
+    })
+}
+
+/// Memory as configured: store plus embedder.
+pub async fn memory_bank(config: &Config, create: bool) -> anyhow::Result<memory::MemoryBank> {
+    let embedder = embedder(config)?;
+    let store = memory_store(config, embedder.dim(), create).await?;
+    let bank = memory::BankConfig {
+        dedup_threshold: config.memory.dedup_threshold,
+        recency_half_life_days: config.memory.recency_half_life_days,
+    };
+    Ok(memory::MemoryBank::new(store, embedder, bank))
+}

@@ -201,6 +201,7 @@ impl ChatModel for OpenAiCompatible {
 #[derive(Clone, Debug)]
 pub struct OpenAiEmbeddings {
     client: OpenAiCompatible,
+    dim: usize,
 }
 
 #[derive(Deserialize)]
@@ -216,15 +217,17 @@ struct WireEmbedding {
 }
 
 impl OpenAiEmbeddings {
-    /// An embedding client for `model` at `base_url`.
+    /// An embedding client for `model` at `base_url`, whose vectors have `dim` dimensions.
     pub fn new(
         base_url: impl Into<String>,
         model: impl Into<String>,
         api_key: Option<SecretString>,
         timeout: Duration,
+        dim: usize,
     ) -> Result<Self, LlmError> {
         Ok(Self {
             client: OpenAiCompatible::new(base_url, model, api_key, timeout)?,
+            dim,
         })
     }
 
@@ -255,5 +258,31 @@ impl OpenAiEmbeddings {
         let mut data = wire.data;
         data.sort_by_key(|d| d.index);
         Ok(data.into_iter().map(|d| d.embedding).collect())
+    }
+}
+
+#[async_trait]
+impl memory::Embedder for OpenAiEmbeddings {
+    fn dim(&self) -> usize {
+        self.dim
+    }
+
+    fn model_name(&self) -> &str {
+        &self.client.model
+    }
+
+    async fn embed(&self, texts: &[String]) -> memory::Result<Vec<Vec<f32>>> {
+        let vectors = OpenAiEmbeddings::embed(self, texts)
+            .await
+            .map_err(|e| memory::MemoryError::Embed(e.to_string()))?;
+        if let Some(bad) = vectors.iter().find(|v| v.len() != self.dim) {
+            return Err(memory::MemoryError::Embed(format!(
+                "{} returned {}-dimensional vectors, configured for {}",
+                self.client.model,
+                bad.len(),
+                self.dim
+            )));
+        }
+        Ok(vectors)
     }
 }
