@@ -8,4 +8,6 @@
 //! Later the strategies (simple, reflexion, LATS, Voyager) and run state live
 //! here too; see `docs/architecture.md`.
 
+pub mod agent;
 pub mod llm;
+pub mod run;

@@ -196,11 +196,21 @@ impl MemoryBank {
 
     /// The latest `n` reflections on `task_id` (Reflexion's episodic memory), newest first.
     pub async fn recent_reflections(&self, task_id: &str, n: usize) -> Result<Vec<Recalled>> {
-        let points = scroll_all(
-            self.store.as_ref(),
-            &Filter::kind(RecordKind::Reflection).task(task_id),
-        )
-        .await?;
+        self.recent_reflections_where(Filter::kind(RecordKind::Reflection).task(task_id), n)
+            .await
+    }
+
+    /// The latest `n` reflections satisfying `filter` (e.g. one task within one run), newest first.
+    pub async fn recent_reflections_where(
+        &self,
+        filter: Filter,
+        n: usize,
+    ) -> Result<Vec<Recalled>> {
+        let filter = Filter {
+            kind: Some(RecordKind::Reflection),
+            ..filter
+        };
+        let points = scroll_all(self.store.as_ref(), &filter).await?;
         let mut out: Vec<Recalled> = points
             .into_iter()
             .map(recalled_point)

@@ -66,11 +66,12 @@ pub fn hidden_check_program(task: &Task, code: &CodeTask, candidate: &str) -> St
     )
 }
 
-/// The program that runs the internal tests: the docstring examples plus `asserts`.
+/// The program that runs the internal tests: `examples` (docstring examples) plus `asserts`.
 pub fn internal_check_program(
     task: &Task,
     code: &CodeTask,
     candidate: &str,
+    examples: &[Example],
     asserts: &[String],
 ) -> String {
     program(
@@ -79,7 +80,7 @@ pub fn internal_check_program(
         candidate,
         "internal",
         "",
-        &code.examples,
+        examples,
         asserts,
     )
 }
@@ -139,6 +140,8 @@ pub struct CodingEnv {
     task: Option<Task>,
     /// Asserts the agent wrote, run by `test` with the docstring examples.
     asserts: Vec<String>,
+    /// Whether `test` runs the docstring examples.
+    use_examples: bool,
     submitted: bool,
 }
 
@@ -149,6 +152,7 @@ impl CodingEnv {
             sandbox,
             task: None,
             asserts: Vec::new(),
+            use_examples: true,
             submitted: false,
         }
     }
@@ -156,6 +160,11 @@ impl CodingEnv {
     /// Adds the agent's own test asserts (e.g. model-written) to the internal tests.
     pub fn set_internal_asserts(&mut self, asserts: Vec<String>) {
         self.asserts = asserts;
+    }
+
+    /// Whether `test` runs the docstring examples (default: yes).
+    pub fn set_use_examples(&mut self, use_examples: bool) {
+        self.use_examples = use_examples;
     }
 
     fn current(&self) -> Result<(&Task, &CodeTask), EnvError> {
@@ -215,7 +224,13 @@ impl Environment for CodingEnv {
         let (task, code) = self.current()?;
         match action.kind.as_str() {
             "test" => {
-                let program = internal_check_program(task, code, &action.content, &self.asserts);
+                let examples: &[Example] = if self.use_examples {
+                    &code.examples
+                } else {
+                    &[]
+                };
+                let program =
+                    internal_check_program(task, code, &action.content, examples, &self.asserts);
                 let mut job = Job::python(program);
                 job.filename = "internal_tests.py".into();
                 let outcome = self.sandbox.run(&job).await;
@@ -227,7 +242,7 @@ impl Environment for CodingEnv {
                     .and_then(|l| l.split_whitespace().next())
                     .and_then(|frac| frac.split_once('/'))
                     .and_then(|(p, t)| Some((p.parse::<usize>().ok()?, t.parse::<usize>().ok()?)))
-                    .unwrap_or((0, code.examples.len() + self.asserts.len()));
+                    .unwrap_or((0, examples.len() + self.asserts.len()));
                 let reward = if total == 0 {
                     0.0
                 } else {

@@ -1,0 +1,78 @@
+//! Getting code out of a model's reply.
+
+/// The code of the reply: the first ```python (or bare ```) block; `None` when the
+/// reply has no code block at all (prose only).
+pub fn extract_code(reply: &str) -> Option<String> {
+    let mut rest = reply;
+    let mut fallback = None;
+    while let Some(start) = rest.find("```") {
+        let after = &rest[start + 3..];
+        let (lang, body_start) = match after.find('\n') {
+            Some(nl) => (after[..nl].trim().to_lowercase(), nl + 1),
+            None => return fallback,
+        };
+        let body = &after[body_start..];
+        // An unterminated block (the reply was cut off) still counts.
+        let (code, next) = match body.find("```") {
+            Some(end) => (&body[..end], &body[end + 3..]),
+            None => (body, ""),
+        };
+        let code = code.trim_end().to_string();
+        if !code.trim().is_empty() {
+            if lang == "python" || lang == "py" || lang == "python3" {
+                return Some(code);
+            }
+            if lang.is_empty() && fallback.is_none() {
+                fallback = Some(code);
+            }
+        }
+        rest = next;
+    }
+    fallback
+}
+
+/// Assert lines from a model-written test block.
+pub fn extract_asserts(reply: &str, entry_point: &str) -> Vec<String> {
+    let text = extract_code(reply).unwrap_or_else(|| reply.to_string());
+    text.lines()
+        .map(str::trim)
+        .filter(|l| l.starts_with("assert ") && l.contains(&format!("{entry_point}(")))
+        .map(str::to_string)
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finds_python_blocks() {
+        assert_eq!(
+            extract_code("Here:\n```python\ndef f():\n    return 1\n```\nDone."),
+            Some("def f():\n    return 1".into())
+        );
+        assert_eq!(
+            extract_code("```\ndef g(): pass\n```"),
+            Some("def g(): pass".into())
+        );
+        assert_eq!(
+            extract_code("```text\nhi\n```\n```py\nx = 1\n```"),
+            Some("x = 1".into())
+        );
+        assert_eq!(
+            extract_code("```python\ndef cut(:\n    ret"),
+            Some("def cut(:\n    ret".into())
+        );
+        assert_eq!(extract_code("I would use a loop over the list."), None);
+    }
+
+    #[test]
+    fn finds_asserts() {
+        let reply =
+            "```python\nassert f(1) == 2\nprint(3)\nassert g(1) == 1\n  assert f(0) == 1\n```";
+        assert_eq!(
+            extract_asserts(reply, "f"),
+            vec!["assert f(1) == 2", "assert f(0) == 1"]
+        );
+    }
+}

@@ -1,0 +1,166 @@
+//! Events a task emits while it runs. The run writes them to `events.jsonl`.
+
+use crate::llm::{ChatResponse, Message};
+use serde::{Deserialize, Serialize};
+use std::sync::Mutex;
+
+/// One thing that happened.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Event {
+    /// A call to the model and its answer.
+    ModelCall {
+        /// Task.
+        task_id: String,
+        /// Trial (1-based; 0 before the first trial).
+        trial: u32,
+        /// Why: `act`, `reask`, `reflect`, `tests`.
+        purpose: String,
+        /// The messages sent.
+        messages: Vec<Message>,
+        /// The first choice's text.
+        reply: String,
+        /// Prompt tokens.
+        prompt_tokens: u64,
+        /// Completion tokens.
+        completion_tokens: u64,
+        /// Latency in ms.
+        latency_ms: u64,
+        /// Cost in dollars.
+        cost_usd: f64,
+        /// Answered from the cache.
+        cached: bool,
+    },
+    /// Memory retrieved before acting.
+    Retrieval {
+        /// Task.
+        task_id: String,
+        /// Trial.
+        trial: u32,
+        /// Reflections of earlier trials of this task.
+        same_task: Vec<String>,
+        /// Reflections of other tasks (cross-task memory).
+        other_tasks: Vec<String>,
+    },
+    /// An action sent to the environment.
+    Action {
+        /// Task.
+        task_id: String,
+        /// Trial.
+        trial: u32,
+        /// `test` or `submit`.
+        kind: String,
+        /// The code.
+        code: String,
+    },
+    /// What the internal tests said (the agent sees this).
+    Evaluation {
+        /// Task.
+        task_id: String,
+        /// Trial.
+        trial: u32,
+        /// The feedback text.
+        feedback: String,
+        /// Fraction of internal tests passed.
+        reward: f64,
+        /// The sandbox verdict.
+        verdict: String,
+        /// Whether the internal tests all passed.
+        passed: bool,
+    },
+    /// A verbal reflection on a failed trial.
+    Reflection {
+        /// Task.
+        task_id: String,
+        /// Trial.
+        trial: u32,
+        /// The reflection.
+        text: String,
+    },
+    /// A record written to memory.
+    MemoryWrite {
+        /// Task.
+        task_id: String,
+        /// Trial.
+        trial: u32,
+        /// Record id.
+        id: String,
+        /// `new`, `unchanged` or `merged`.
+        outcome: String,
+    },
+    /// The hidden-test score of the attempt a run with this many trials would submit
+    /// (for pass@1-by-trial; never shown to the agent).
+    TrialScore {
+        /// Task.
+        task_id: String,
+        /// Trial.
+        trial: u32,
+        /// Passed the hidden tests.
+        passed: bool,
+    },
+    /// The final submission and its hidden-test verdict.
+    Submission {
+        /// Task.
+        task_id: String,
+        /// The trial whose attempt was submitted.
+        trial: u32,
+        /// Sandbox verdict of the hidden tests.
+        verdict: String,
+        /// Passed.
+        passed: bool,
+    },
+    /// The task ended with an error.
+    TaskError {
+        /// Task.
+        task_id: String,
+        /// The error.
+        message: String,
+    },
+}
+
+impl Event {
+    /// A model-call event from a request's messages and its response.
+    pub fn model_call(
+        task_id: &str,
+        trial: u32,
+        purpose: &str,
+        messages: &[Message],
+        r: &ChatResponse,
+    ) -> Self {
+        Event::ModelCall {
+            task_id: task_id.to_string(),
+            trial,
+            purpose: purpose.to_string(),
+            messages: messages.to_vec(),
+            reply: r.text().to_string(),
+            prompt_tokens: r.usage.prompt_tokens,
+            completion_tokens: r.usage.completion_tokens,
+            latency_ms: r.latency.as_millis() as u64,
+            cost_usd: r.cost_usd,
+            cached: r.cached,
+        }
+    }
+}
+
+/// Where events go.
+pub trait EventSink: Send + Sync {
+    /// Records one event.
+    fn emit(&self, event: Event);
+}
+
+/// Keeps events in memory (tests, library users who want them).
+#[derive(Default)]
+pub struct MemoryEvents(Mutex<Vec<Event>>);
+
+impl MemoryEvents {
+    /// All events so far.
+    pub fn events(&self) -> Vec<Event> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).clone()
+    }
+}
+
+impl EventSink for MemoryEvents {
+    fn emit(&self, event: Event) {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
+    }
+}

@@ -1,0 +1,346 @@
+//! Runs: a directory that holds everything about one run, written so that a
+//! killed run can be resumed with nothing lost and nothing done twice.
+//!
+//! ```text
+//! RUN_DIR/
+//!   run.json        what was asked: suite, tasks, agent configuration, model (written once)
+//!   config.toml     the effective mneme configuration (no keys: they never are configuration)
+//!   events.jsonl    append-only: every model call, action, evaluation, reflection, memory write
+//!   results.jsonl   one line per finished task, appended and synced when the task ends
+//!   summary.json    pass@1 after each trial, tokens, cost, wall time (rewritten atomically)
+//! ```
+//!
+//! On resume, finished tasks (those in `results.jsonl`) are skipped; an unfinished
+//! task is redone from the start. With the response cache at temperature 0 the
+//! redone task gets the same answers, its reflections have the same deterministic
+//! ids (so memory gains nothing twice), and the summary equals an uninterrupted run's.
+//! A line cut off by a crash at the end of a JSONL file is dropped with a warning.
+
+mod log;
+mod summary;
+
+pub use log::{EventLog, LoggedEvent};
+pub use summary::Summary;
+
+use crate::agent::{Agent, AgentConfig, AgentError, TaskResult};
+use crate::llm::LlmError;
+use environments::Task;
+use futures::StreamExt;
+use serde::{Deserialize, Serialize};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+
+/// What a run was asked to do (`run.json`).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct RunSpec {
+    /// Unique id (also scopes this run's reflections in memory).
+    pub run_id: String,
+    /// Suite name or task file.
+    pub suite: String,
+    /// The tasks, in order.
+    pub task_ids: Vec<String>,
+    /// The agent's configuration.
+    pub agent: AgentConfig,
+    /// The model name.
+    pub model: String,
+    /// Tasks worked on at once.
+    pub concurrency: usize,
+    /// Unix seconds of creation.
+    pub created_at: i64,
+}
+
+/// Errors of run bookkeeping.
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    /// A file of the run could not be read or written.
+    #[error("{context}: {source}")]
+    Io {
+        /// What was being done.
+        context: String,
+        /// The error.
+        source: std::io::Error,
+    },
+    /// A file of the run is not what it should be.
+    #[error("{path}: {problem}")]
+    Corrupt {
+        /// The file.
+        path: PathBuf,
+        /// What is wrong.
+        problem: String,
+    },
+    /// The agent failed in a way that stops the run.
+    #[error(transparent)]
+    Agent(#[from] AgentError),
+}
+
+fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
+    let context = context.into();
+    move |source| RunError::Io { context, source }
+}
+
+/// Why a run ended.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    /// Every task finished.
+    Complete,
+    /// A budget ran out; `mneme resume` continues after raising it.
+    StoppedBudget,
+    /// Stopped by the user (Ctrl-C); `mneme resume` continues.
+    Interrupted,
+    /// Still running, or killed.
+    InProgress,
+}
+
+/// A run directory.
+#[derive(Clone, Debug)]
+pub struct RunDir {
+    path: PathBuf,
+}
+
+/// Reads a JSONL file, dropping a final line cut off by a crash; any other bad line is an error.
+pub fn read_jsonl<T: serde::de::DeserializeOwned>(path: &Path) -> Result<Vec<T>, RunError> {
+    let text = match std::fs::read_to_string(path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(Vec::new()),
+        Err(e) => return Err(io(format!("reading {}", path.display()))(e)),
+    };
+    let complete = text.ends_with('\n');
+    let lines: Vec<&str> = text.lines().collect();
+    let mut out = Vec::with_capacity(lines.len());
+    for (i, line) in lines.iter().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        match serde_json::from_str(line) {
+            Ok(v) => out.push(v),
+            Err(_) if i + 1 == lines.len() && !complete => {
+                tracing::warn!(file = %path.display(), "dropping a last line cut off by a crash");
+            }
+            Err(e) => {
+                return Err(RunError::Corrupt {
+                    path: path.to_path_buf(),
+                    problem: format!("line {}: {e}", i + 1),
+                })
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// Rewrites `path` so that it ends with a newline after its last complete line.
+fn repair_tail(path: &Path) -> Result<(), RunError> {
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return Ok(());
+    };
+    if text.is_empty() || text.ends_with('\n') {
+        return Ok(());
+    }
+    let keep = text.rfind('\n').map(|i| i + 1).unwrap_or(0);
+    let file = std::fs::OpenOptions::new()
+        .write(true)
+        .open(path)
+        .map_err(io(format!("opening {}", path.display())))?;
+    file.set_len(keep as u64)
+        .map_err(io(format!("truncating {}", path.display())))?;
+    file.sync_all().map_err(io("syncing"))?;
+    Ok(())
+}
+
+impl RunDir {
+    /// Creates a new run directory (it must not hold a run already).
+    pub fn create(path: &Path, spec: &RunSpec, config_toml: &str) -> Result<Self, RunError> {
+        if path.join("run.json").exists() {
+            return Err(RunError::Corrupt {
+                path: path.to_path_buf(),
+                problem: "already holds a run; use `mneme resume` to continue it".into(),
+            });
+        }
+        std::fs::create_dir_all(path).map_err(io(format!("creating {}", path.display())))?;
+        let dir = Self {
+            path: path.to_path_buf(),
+        };
+        dir.write_atomic("config.toml", config_toml.as_bytes())?;
+        let json = serde_json::to_vec_pretty(spec).map_err(|e| RunError::Corrupt {
+            path: path.join("run.json"),
+            problem: e.to_string(),
+        })?;
+        dir.write_atomic("run.json", &json)?;
+        Ok(dir)
+    }
+
+    /// Opens an existing run directory.
+    pub fn open(path: &Path) -> Result<(Self, RunSpec), RunError> {
+        let file = path.join("run.json");
+        let bytes = std::fs::read(&file).map_err(io(format!(
+            "reading {} (is this a run directory?)",
+            file.display()
+        )))?;
+        let spec = serde_json::from_slice(&bytes).map_err(|e| RunError::Corrupt {
+            path: file,
+            problem: e.to_string(),
+        })?;
+        Ok((
+            Self {
+                path: path.to_path_buf(),
+            },
+            spec,
+        ))
+    }
+
+    /// Its path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// The configuration the run was started with.
+    pub fn config_toml(&self) -> Result<String, RunError> {
+        let p = self.path.join("config.toml");
+        std::fs::read_to_string(&p).map_err(io(format!("reading {}", p.display())))
+    }
+
+    /// Results of finished tasks.
+    pub fn results(&self) -> Result<Vec<TaskResult>, RunError> {
+        read_jsonl(&self.path.join("results.jsonl"))
+    }
+
+    /// The summary last written, if any.
+    pub fn summary(&self) -> Option<Summary> {
+        serde_json::from_slice(&std::fs::read(self.path.join("summary.json")).ok()?).ok()
+    }
+
+    fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
+        let target = self.path.join(name);
+        let mut tmp =
+            tempfile::NamedTempFile::new_in(&self.path).map_err(io("creating a temporary file"))?;
+        tmp.write_all(bytes)
+            .map_err(io(format!("writing {name}")))?;
+        tmp.as_file()
+            .sync_all()
+            .map_err(io(format!("syncing {name}")))?;
+        tmp.persist(&target)
+            .map_err(|e| io(format!("renaming into {name}"))(e.error))?;
+        Ok(())
+    }
+
+    fn append_result(&self, result: &TaskResult) -> Result<(), RunError> {
+        let path = self.path.join("results.jsonl");
+        let mut file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .map_err(io(format!("opening {}", path.display())))?;
+        let mut line = serde_json::to_vec(result).map_err(|e| RunError::Corrupt {
+            path: path.clone(),
+            problem: e.to_string(),
+        })?;
+        line.push(b'\n');
+        file.write_all(&line).map_err(io("appending a result"))?;
+        file.sync_all().map_err(io("syncing results"))?;
+        Ok(())
+    }
+
+    /// Writes `summary.json`.
+    pub fn write_summary(&self, summary: &Summary) -> Result<(), RunError> {
+        let json = serde_json::to_vec_pretty(summary).map_err(|e| RunError::Corrupt {
+            path: self.path.join("summary.json"),
+            problem: e.to_string(),
+        })?;
+        self.write_atomic("summary.json", &json)
+    }
+}
+
+/// Executes the unfinished tasks of a run and returns its summary.
+///
+/// `tasks` must hold every task of `spec.task_ids`. `stop` is checked before each
+/// task starts (Ctrl-C sets it): tasks in flight finish, no new one starts.
+/// `on_result` sees every newly finished task (a progress bar, say).
+pub async fn execute(
+    dir: &RunDir,
+    spec: &RunSpec,
+    agent: Arc<Agent>,
+    tasks: Vec<Task>,
+    stop: Arc<AtomicBool>,
+    mut on_result: impl FnMut(&TaskResult, &[TaskResult]),
+) -> Result<Summary, RunError> {
+    repair_tail(&dir.path.join("results.jsonl"))?;
+    repair_tail(&dir.path.join("events.jsonl"))?;
+    let mut results = dir.results()?;
+    let done: std::collections::HashSet<String> =
+        results.iter().map(|r| r.task_id.clone()).collect();
+    let session = log::next_session(&dir.path.join("events.jsonl"))?;
+    let events = Arc::new(EventLog::open(&dir.path.join("events.jsonl"), session)?);
+    let pending: Vec<Task> = spec
+        .task_ids
+        .iter()
+        .filter(|id| !done.contains(*id))
+        .filter_map(|id| tasks.iter().find(|t| &t.id == id).cloned())
+        .collect();
+    let started = Instant::now();
+    let budget_hit = Arc::new(AtomicBool::new(false));
+    let mut stream = futures::stream::iter(pending)
+        .map(|task| {
+            let agent = agent.clone();
+            let events = events.clone();
+            let stop = stop.clone();
+            let budget_hit = budget_hit.clone();
+            async move {
+                if stop.load(Ordering::SeqCst) || budget_hit.load(Ordering::SeqCst) {
+                    return None;
+                }
+                let span = tracing::info_span!("task", task = %task.id);
+                let result =
+                    tracing::Instrument::instrument(agent.solve(&task, events.as_ref()), span)
+                        .await;
+                if let Err(AgentError::Model(LlmError::BudgetExhausted(_))) = &result {
+                    budget_hit.store(true, Ordering::SeqCst);
+                }
+                Some(result)
+            }
+        })
+        .buffer_unordered(spec.concurrency.max(1));
+    let mut fatal = None;
+    while let Some(outcome) = stream.next().await {
+        match outcome {
+            None => {}
+            Some(Ok(result)) => {
+                events.sync();
+                dir.append_result(&result)?;
+                results.push(result);
+                on_result(results.last().expect("just pushed"), &results);
+            }
+            Some(Err(AgentError::Model(LlmError::BudgetExhausted(why)))) => {
+                tracing::warn!("budget exhausted: {why}");
+            }
+            Some(Err(e)) => {
+                stop.store(true, Ordering::SeqCst);
+                fatal.get_or_insert(e);
+            }
+        }
+    }
+    events.sync();
+    let status = if budget_hit.load(Ordering::SeqCst) {
+        RunStatus::StoppedBudget
+    } else if results.len() == spec.task_ids.len() {
+        RunStatus::Complete
+    } else if fatal.is_some() {
+        RunStatus::InProgress
+    } else {
+        RunStatus::Interrupted
+    };
+    let previous_wall = dir.summary().map(|s| s.wall_ms).unwrap_or(0);
+    let summary = Summary::from_results(
+        spec,
+        &results,
+        status,
+        previous_wall + started.elapsed().as_millis() as u64,
+    );
+    dir.write_summary(&summary)?;
+    match fatal {
+        Some(e) => Err(e.into()),
+        None => Ok(summary),
+    }
+}

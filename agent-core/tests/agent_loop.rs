@@ -1,0 +1,397 @@
+//! The agent loop's control flow with a scripted model, a real sandbox and a real
+//! embedded memory store.
+
+use agent_core::agent::{Agent, AgentConfig, Event, MemoryEvents, Prompts, StrategyKind};
+use agent_core::llm::{
+    Budget, ChatModel, Ledger, LlmError, Metered, PriceTable, ScriptedModel, ScriptedTurn, Usage,
+};
+use agent_core::run::{execute, RunDir, RunSpec, RunStatus};
+use async_trait::async_trait;
+use environments::suites::parse_jsonl;
+use environments::{Task, TaskSuite};
+use memory::store::edge::{EdgeOptions, EdgeStore};
+use memory::{BankConfig, Embedder, MemoryBank};
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use tools::sandbox::{Sandbox, SandboxConfig};
+
+const TASKS: &str = r#"{"task_id": "t/add", "prompt": "def add(a, b):\n    \"\"\"Adds two numbers.\n    >>> add(1, 2)\n    3\n    \"\"\"\n", "entry_point": "add", "test": "def check(candidate):\n    assert candidate(2, 5) == 7\n    assert candidate(-1, 1) == 0\n"}
+{"task_id": "t/neg", "prompt": "def neg(x):\n    \"\"\"Negates.\n    >>> neg(3)\n    -3\n    \"\"\"\n", "entry_point": "neg", "test": "def check(candidate):\n    assert candidate(5) == -5\n"}"#;
+
+const WRONG_ADD: &str = "```python\ndef add(a, b):\n    return a - b\n```";
+const RIGHT_ADD: &str = "```python\ndef add(a, b):\n    return a + b\n```";
+const RIGHT_NEG: &str = "```python\ndef neg(x):\n    return -x\n```";
+
+/// Bag-of-words vectors: deterministic, no model needed.
+struct Words;
+
+#[async_trait]
+impl Embedder for Words {
+    fn dim(&self) -> usize {
+        64
+    }
+    fn model_name(&self) -> &str {
+        "words"
+    }
+    async fn embed(&self, texts: &[String]) -> memory::Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| {
+                let mut v = vec![0.0f32; 64];
+                for w in t.split_whitespace() {
+                    v[w.bytes().map(|b| b as usize).sum::<usize>() % 64] += 1.0;
+                }
+                v[0] += 0.01;
+                v
+            })
+            .collect())
+    }
+}
+
+fn tasks() -> Vec<Task> {
+    parse_jsonl(TASKS, "inline", "toy")
+        .unwrap()
+        .tasks()
+        .to_vec()
+}
+
+fn sandbox() -> Arc<Sandbox> {
+    Arc::new(Sandbox::new(SandboxConfig::default()).unwrap())
+}
+
+fn memory(dir: &std::path::Path) -> MemoryBank {
+    let store =
+        Arc::new(EdgeStore::open(&dir.join("mem"), 64, true, &EdgeOptions::default()).unwrap());
+    MemoryBank::new(store, Arc::new(Words), BankConfig::default())
+}
+
+fn reflexion(trials: u32) -> AgentConfig {
+    AgentConfig {
+        strategy: StrategyKind::Reflexion,
+        trials,
+        ..AgentConfig::default()
+    }
+}
+
+#[tokio::test]
+async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = Arc::new(ScriptedModel::answering(&[
+        WRONG_ADD,
+        "The function subtracts instead of adding; use a + b.",
+        RIGHT_ADD,
+    ]));
+    let bank = memory(dir.path());
+    let agent = Agent::new(
+        model.clone(),
+        Prompts::builtin(),
+        sandbox(),
+        Some(bank.clone()),
+        reflexion(3),
+        "run-1",
+    );
+    let events = MemoryEvents::default();
+    let result = agent.solve(&tasks()[0], &events).await.unwrap();
+
+    assert!(result.passed, "{result:?}");
+    assert_eq!(result.trials_used, 2);
+    assert_eq!(result.passed_by_trial, vec![false, true, true]);
+    assert_eq!(result.usage.calls, 3);
+    // The reflection reached the second prompt, with the failed attempt and its feedback.
+    let second_prompt = &model.requests()[2].messages[1].content;
+    assert!(second_prompt.contains("use a + b"), "{second_prompt}");
+    assert!(
+        second_prompt.contains("return a - b")
+            && second_prompt.contains("add(1, 2) returned -1, expected 3"),
+        "{second_prompt}"
+    );
+    // The hidden tests never did.
+    for r in model.requests() {
+        for m in r.messages {
+            assert!(
+                !m.content.contains("candidate(2, 5)"),
+                "hidden test leaked: {}",
+                m.content
+            );
+        }
+    }
+    // Events: act, test, evaluation(failed), trial score, reflect call, reflection, memory write, act, ...
+    let kinds: Vec<&str> = events
+        .events()
+        .iter()
+        .map(|e| match e {
+            Event::ModelCall { purpose, .. } if purpose == "act" => "act",
+            Event::ModelCall { .. } => "call",
+            Event::Action { kind, .. } if kind == "test" => "test",
+            Event::Action { .. } => "submit",
+            Event::Evaluation { passed: false, .. } => "fail",
+            Event::Evaluation { .. } => "pass",
+            Event::TrialScore { .. } => "score",
+            Event::Reflection { .. } => "reflection",
+            Event::MemoryWrite { .. } => "memory",
+            Event::Retrieval { .. } => "retrieval",
+            Event::Submission { passed: true, .. } => "submitted-pass",
+            Event::Submission { .. } => "submitted-fail",
+            Event::TaskError { .. } => "error",
+        })
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            "act",
+            "test",
+            "fail",
+            "score",
+            "call",
+            "reflection",
+            "memory",
+            "retrieval",
+            "act",
+            "test",
+            "pass",
+            "score",
+            "submit",
+            "submitted-pass"
+        ]
+    );
+    assert_eq!(bank.stats().await.unwrap().reflections, 1);
+}
+
+#[tokio::test]
+async fn simple_submits_its_one_attempt() {
+    let model = Arc::new(ScriptedModel::answering(&[WRONG_ADD]));
+    let agent = Agent::new(
+        model,
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        AgentConfig {
+            strategy: StrategyKind::Simple,
+            ..AgentConfig::default()
+        },
+        "r",
+    );
+    let result = agent
+        .solve(&tasks()[0], &MemoryEvents::default())
+        .await
+        .unwrap();
+    assert!(!result.passed);
+    assert_eq!((result.trials_used, result.verdict.as_str()), (1, "failed"));
+    assert_eq!(result.passed_by_trial, vec![false]);
+}
+
+#[tokio::test]
+async fn a_reply_without_code_is_reasked_once_then_counts_as_failed() {
+    let model = Arc::new(ScriptedModel::answering(&[
+        "I would add the two numbers together.",
+        "Simply return their sum.",
+    ]));
+    let agent = Agent::new(
+        model.clone(),
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(1),
+        "r",
+    );
+    let events = MemoryEvents::default();
+    let result = agent.solve(&tasks()[0], &events).await.unwrap();
+    assert_eq!(model.calls(), 2, "asked once more");
+    assert!(model.requests()[1]
+        .messages
+        .last()
+        .unwrap()
+        .content
+        .contains("no ```python code block"));
+    assert!(!result.passed && result.verdict == "no_code", "{result:?}");
+    assert!(events
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::Evaluation { verdict, .. } if verdict == "no_code")));
+}
+
+#[tokio::test]
+async fn a_model_error_mid_trial_fails_the_task_with_the_error() {
+    let model = Arc::new(ScriptedModel::new(
+        "scripted",
+        vec![
+            ScriptedTurn::Answer(WRONG_ADD.into()),
+            ScriptedTurn::Fail(LlmError::Auth {
+                provider: "p".into(),
+                status: 401,
+                message: "key revoked".into(),
+            }),
+        ],
+        Usage {
+            prompt_tokens: 5,
+            completion_tokens: 5,
+        },
+    ));
+    let agent = Agent::new(
+        model,
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(3),
+        "r",
+    );
+    let events = MemoryEvents::default();
+    let result = agent.solve(&tasks()[0], &events).await.unwrap();
+    assert!(!result.passed);
+    assert_eq!(result.verdict, "error");
+    assert!(result.error.as_deref().unwrap().contains("key revoked"));
+    assert!(events
+        .events()
+        .iter()
+        .any(|e| matches!(e, Event::TaskError { .. })));
+}
+
+fn spec(run_id: &str, concurrency: usize) -> RunSpec {
+    RunSpec {
+        run_id: run_id.into(),
+        suite: "toy".into(),
+        task_ids: tasks().iter().map(|t| t.id.clone()).collect(),
+        agent: reflexion(2),
+        model: "scripted".into(),
+        concurrency,
+        created_at: 0,
+    }
+}
+
+#[tokio::test]
+async fn a_budget_stops_the_run_cleanly_and_resume_finishes_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir =
+        RunDir::create(&dir.path().join("run"), &spec("budget-run", 1), "# test\n").unwrap();
+    // Each call costs 10 tokens; 10 tokens of budget let exactly one call start.
+    let scripted = ScriptedModel::new(
+        "scripted",
+        vec![
+            ScriptedTurn::Answer(RIGHT_ADD.into()),
+            ScriptedTurn::Answer(RIGHT_NEG.into()),
+        ],
+        Usage {
+            prompt_tokens: 5,
+            completion_tokens: 5,
+        },
+    );
+    let ledger = Arc::new(Ledger::new(Budget {
+        max_tokens: Some(10),
+        max_cost_usd: None,
+    }));
+    let model: Arc<dyn ChatModel> = Arc::new(Metered::new(scripted, PriceTable::default(), ledger));
+    let agent = Arc::new(Agent::new(
+        model,
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(2),
+        "budget-run",
+    ));
+    let summary = execute(
+        &run_dir,
+        &spec("budget-run", 1),
+        agent,
+        tasks(),
+        Arc::new(AtomicBool::new(false)),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, RunStatus::StoppedBudget);
+    assert_eq!(
+        summary.tasks_done, 1,
+        "the first task finished, the second never started a call"
+    );
+    assert_eq!(run_dir.results().unwrap().len(), 1);
+
+    // Resume with a fresh budget: only the unfinished task runs.
+    let (reopened, spec2) = RunDir::open(&dir.path().join("run")).unwrap();
+    let model = Arc::new(ScriptedModel::answering(&[RIGHT_NEG]));
+    let agent = Arc::new(Agent::new(
+        model.clone(),
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(2),
+        "budget-run",
+    ));
+    let summary = execute(
+        &reopened,
+        &spec2,
+        agent,
+        tasks(),
+        Arc::new(AtomicBool::new(false)),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!(summary.status, RunStatus::Complete);
+    assert_eq!((summary.tasks_done, summary.passed), (2, 2));
+    assert_eq!(model.calls(), 1, "the finished task was not redone");
+    assert_eq!(summary.pass_at_1_by_trial, vec![1.0, 1.0]);
+    let events = std::fs::read_to_string(dir.path().join("run/events.jsonl")).unwrap();
+    assert!(
+        events.lines().any(|l| l.contains("\"session\":2")),
+        "resumed events are marked"
+    );
+}
+
+#[tokio::test]
+async fn a_cut_off_results_line_is_dropped_and_the_task_redone() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run_dir = RunDir::create(&path, &spec("cut", 2), "").unwrap();
+    let model = Arc::new(ScriptedModel::answering(&[RIGHT_ADD, RIGHT_NEG]));
+    let agent = Arc::new(Agent::new(
+        model,
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(1),
+        "cut",
+    ));
+    execute(
+        &run_dir,
+        &spec("cut", 1),
+        agent,
+        tasks(),
+        Arc::new(AtomicBool::new(false)),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    // Simulate a power cut in the middle of writing the second line.
+    let text = std::fs::read_to_string(path.join("results.jsonl")).unwrap();
+    let first_len = text.find('\n').unwrap() + 1;
+    std::fs::write(path.join("results.jsonl"), &text[..first_len + 20]).unwrap();
+    let (reopened, spec2) = RunDir::open(&path).unwrap();
+    assert_eq!(
+        reopened.results().unwrap().len(),
+        1,
+        "the cut-off line is dropped"
+    );
+    let model = Arc::new(ScriptedModel::answering(&[RIGHT_NEG, RIGHT_ADD]));
+    let agent = Arc::new(Agent::new(
+        model.clone(),
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(1),
+        "cut",
+    ));
+    let summary = execute(
+        &reopened,
+        &spec2,
+        agent,
+        tasks(),
+        Arc::new(AtomicBool::new(false)),
+        |_, _| {},
+    )
+    .await
+    .unwrap();
+    assert_eq!((summary.tasks_done, summary.passed), (2, 2));
+    assert_eq!(model.calls(), 1);
+    let lines = std::fs::read_to_string(path.join("results.jsonl")).unwrap();
+    assert_eq!(lines.lines().count(), 2, "{lines}");
+}
