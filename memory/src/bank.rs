@@ -144,7 +144,11 @@ impl MemoryBank {
         }
         let vector = self.embed_one(record.embed_text()).await?;
         let near = match &record {
-            Record::Reflection(r) => Some(Filter::kind(RecordKind::Reflection).task(&r.task_id)),
+            Record::Reflection(r) => Some(
+                Filter::kind(RecordKind::Reflection)
+                    .task(&r.task_id)
+                    .tags_any(r.tags.clone()),
+            ),
             Record::Insight(_) => Some(Filter::kind(RecordKind::Insight)),
             Record::Skill(_) => None,
         };

@@ -151,17 +151,23 @@ impl Record {
         }
     }
 
-    /// Its deterministic id: reflections by task, trial and text; skills by name and
-    /// version; insights by text.
+    /// Its deterministic id: reflections by task, trial, text and tags (a run tags its
+    /// own); skills by name and version; insights by text.
     pub fn id(&self) -> String {
         match self {
-            Record::Reflection(r) => content_id(&[
-                "reflection",
-                &r.env,
-                &r.task_id,
-                &r.trial.to_string(),
-                &r.text,
-            ]),
+            Record::Reflection(r) => {
+                let mut tags = r.tags.clone();
+                tags.sort();
+                let tags = tags.join("\u{1f}");
+                content_id(&[
+                    "reflection",
+                    &r.env,
+                    &r.task_id,
+                    &r.trial.to_string(),
+                    &r.text,
+                    &tags,
+                ])
+            }
             Record::Skill(s) => content_id(&["skill", &s.name, &s.version.to_string()]),
             Record::Insight(i) => content_id(&["insight", &i.text]),
         }

@@ -41,6 +41,8 @@ pub struct Config {
     pub sandbox: tools::SandboxConfig,
     /// Memory: store and embeddings.
     pub memory: MemoryConfig,
+    /// The agent: strategy, trials, internal tests, temperatures, prompts.
+    pub agent: agent_core::agent::AgentConfig,
 }
 
 /// Which vector store holds memory.
@@ -217,6 +219,7 @@ impl Default for Config {
             logging: LoggingConfig::default(),
             sandbox: tools::SandboxConfig::default(),
             memory: MemoryConfig::default(),
+            agent: agent_core::agent::AgentConfig::default(),
         }
     }
 }
@@ -239,6 +242,13 @@ pub enum ConfigError {
 }
 
 impl Config {
+    /// Loads defaults, then the TOML `text` (a run's stored configuration), then `MNEME_*` variables.
+    pub fn load_str(text: &str) -> Result<Self, ConfigError> {
+        Self::finish(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
+        )
+    }
+
     /// Loads defaults, then `path` (or `./mneme.toml` if present), then `MNEME_*` variables.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
         let mut figment = Figment::from(Serialized::defaults(Config::default()));
@@ -250,11 +260,18 @@ impl Config {
             }
             None => {}
         }
-        figment = figment.merge(
-            Env::prefixed("MNEME_")
-                .split("__")
-                .ignore(&["config", "python", "bin"]),
-        );
+        Self::finish(figment)
+    }
+
+    /// Environment overrides, the key check, extraction and validation.
+    fn finish(figment: Figment) -> Result<Self, ConfigError> {
+        let figment = figment.merge(Env::prefixed("MNEME_").split("__").ignore(&[
+            "config",
+            "python",
+            "bin",
+            "shared_data",
+            "test_kill_writer_dir",
+        ]));
         for key in ["model.api_key", "model.key", "api_key"] {
             if figment.find_value(key).is_ok() {
                 return Err(ConfigError::KeyInFile(key.to_string()));

@@ -4,5 +4,6 @@
 pub mod commands;
 pub mod config;
 pub mod local;
+pub mod runner;
 pub mod telemetry;
 pub mod wiring;

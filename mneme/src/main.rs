@@ -25,6 +25,13 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
+    /// Run an agent on a task suite (e.g. `mneme run humaneval --limit 5`).
+    Run(RunCli),
+    /// Continue a run that was stopped or killed.
+    Resume {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
     /// Ask the configured model one question (starts the local model on first use).
     Chat(ChatArgs),
     /// Set up, serve, stop and inspect the local model server.
@@ -132,6 +139,36 @@ enum BenchCommand {
 }
 
 #[derive(Args)]
+struct RunCli {
+    /// `humaneval` or `mbpp` (or use --tasks).
+    suite: Option<String>,
+    /// Your own tasks: a JSONL file in HumanEval's shape.
+    #[arg(long)]
+    tasks: Option<PathBuf>,
+    /// `simple` or `reflexion` (default: agent.strategy).
+    #[arg(long)]
+    strategy: Option<agent_core::agent::StrategyKind>,
+    /// Trials per task (default: agent.trials).
+    #[arg(long)]
+    trials: Option<u32>,
+    /// Only the first N tasks.
+    #[arg(long)]
+    limit: Option<usize>,
+    /// Tasks worked on at once.
+    #[arg(long, default_value_t = 2)]
+    concurrency: usize,
+    /// A local model id (`mneme model list`) or a model name for the configured endpoint.
+    #[arg(long)]
+    model: Option<String>,
+    /// Also retrieve reflections from similar tasks.
+    #[arg(long)]
+    cross_task: bool,
+    /// Where to put the run directory (default: runs/RUN_ID).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+}
+
+#[derive(Args)]
 struct ChatArgs {
     /// The question; read from stdin when absent.
     prompt: Vec<String>,
@@ -205,6 +242,21 @@ fn main() -> std::process::ExitCode {
 
 async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
     match command {
+        Command::Run(a) => {
+            let args = mneme::runner::RunArgs {
+                suite: a.suite,
+                tasks: a.tasks,
+                strategy: a.strategy,
+                trials: a.trials,
+                limit: a.limit,
+                concurrency: a.concurrency,
+                model: a.model,
+                cross_task: a.cross_task,
+                run_dir: a.run_dir,
+            };
+            mneme::runner::run(config, args).await
+        }
+        Command::Resume { run_dir } => mneme::runner::resume(&run_dir).await,
         Command::Chat(args) => chat(args, &config).await,
         Command::Model(cmd) => model(cmd, &config).await,
         Command::Sandbox(SandboxCommand::Run {

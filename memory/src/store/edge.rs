@@ -41,6 +41,8 @@ pub struct EdgeOptions {
     /// KB of vectors (of a segment, or of a filter's matches) below which search
     /// scans exactly instead of walking the graph.
     pub full_scan_threshold_kb: usize,
+    /// Beam width of graph search (higher: better recall, slower).
+    pub ef_search: usize,
 }
 
 impl Default for EdgeOptions {
@@ -51,6 +53,7 @@ impl Default for EdgeOptions {
             payload_m: 16,
             indexing_threshold_kb: 1000,
             full_scan_threshold_kb: 1000,
+            ef_search: 128,
         }
     }
 }
@@ -59,6 +62,7 @@ impl Default for EdgeOptions {
 #[derive(Clone)]
 pub struct EdgeStore {
     shard: Arc<EdgeShard>,
+    ef_search: usize,
     writer: Arc<std::sync::Mutex<()>>,
     path: PathBuf,
 }
@@ -136,6 +140,7 @@ impl EdgeStore {
         };
         Ok(Self {
             shard: Arc::new(shard),
+            ef_search: options.ef_search,
             writer: Arc::default(),
             path: path.to_path_buf(),
         })
@@ -293,7 +298,10 @@ impl VectorStore for EdgeStore {
         let request = SearchRequest {
             query: QueryEnum::Nearest(NamedQuery::default_dense(vector.to_vec())),
             filter: to_filter(filter)?,
-            params: Some(SearchParams::default()),
+            params: Some(SearchParams {
+                hnsw_ef: Some(self.ef_search),
+                ..SearchParams::default()
+            }),
             limit: k,
             offset: 0,
             with_payload: Some(WithPayloadInterface::Bool(true)),

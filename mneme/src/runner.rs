@@ -1,0 +1,197 @@
+//! `mneme run` and `mneme resume`: wiring configuration, model, sandbox, memory and
+//! a task suite into an agent run, with a progress bar and Ctrl-C handling.
+
+use crate::config::Config;
+use crate::local::catalog;
+use agent_core::agent::{Agent, Prompts, StrategyKind};
+use agent_core::llm::{build_chat_stack, CacheMode, Ledger, ResponseCache};
+use agent_core::run::{execute, RunDir, RunSpec, Summary};
+use anyhow::Context;
+use environments::{load_suite, TaskSuite};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+/// What `mneme run` was asked.
+#[derive(Clone, Debug)]
+pub struct RunArgs {
+    /// `humaneval`, `mbpp` (or a task file via `tasks`).
+    pub suite: Option<String>,
+    /// A task file in HumanEval's JSONL shape.
+    pub tasks: Option<PathBuf>,
+    /// Strategy override.
+    pub strategy: Option<StrategyKind>,
+    /// Trials override.
+    pub trials: Option<u32>,
+    /// Only the first N tasks.
+    pub limit: Option<usize>,
+    /// Tasks at once.
+    pub concurrency: usize,
+    /// A local catalog id (served locally) or a model name.
+    pub model: Option<String>,
+    /// Cross-task memory.
+    pub cross_task: bool,
+    /// Where the run directory goes.
+    pub run_dir: Option<PathBuf>,
+}
+
+/// Applies `--model`: a catalog id selects the local model; anything else is a model name.
+pub fn apply_model(config: &mut Config, model: &str) {
+    match catalog::find(model) {
+        Ok(m) => {
+            config.local.model = m.id.to_string();
+            if config.uses_local_server() {
+                config.model.name = m.alias.to_string();
+            }
+        }
+        Err(_) => config.model.name = model.to_string(),
+    }
+}
+
+fn now() -> i64 {
+    memory::record::now()
+}
+
+/// `mneme run`.
+pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
+    if let Some(m) = &args.model {
+        apply_model(&mut config, m);
+    }
+    // Runs are reproducible by default: temperature-0 answers come from the cache on a rerun or resume.
+    if config.cache.mode == CacheMode::Off {
+        config.cache.mode = CacheMode::ReadWrite;
+    }
+    let mut agent = config.agent.clone();
+    if let Some(s) = args.strategy {
+        agent.strategy = s;
+    }
+    if let Some(t) = args.trials {
+        agent.trials = t;
+    }
+    agent.cross_task |= args.cross_task;
+    let suite_name = match (&args.tasks, &args.suite) {
+        (Some(file), _) => file.display().to_string(),
+        (None, Some(s)) => s.clone(),
+        (None, None) => anyhow::bail!("name a suite (humaneval, mbpp) or give --tasks FILE.jsonl"),
+    };
+    // Validate every task up front.
+    let suite = load_suite(&suite_name, &config.data_dir())?;
+    let suite = match args.limit {
+        Some(n) => suite.truncate(n),
+        None => suite,
+    };
+    let label = Path::new(&suite_name)
+        .file_stem()
+        .and_then(|s| s.to_str())
+        .unwrap_or("tasks")
+        .to_string();
+    let strategy = format!("{:?}", agent.strategy).to_lowercase();
+    let run_id = format!("{label}-{strategy}-{}", now());
+    let spec = RunSpec {
+        run_id: run_id.clone(),
+        suite: suite_name,
+        task_ids: suite.tasks().iter().map(|t| t.id.clone()).collect(),
+        agent,
+        model: config.model.name.clone(),
+        concurrency: args.concurrency.max(1),
+        created_at: now(),
+    };
+    let path = args
+        .run_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    let dir = RunDir::create(&path, &spec, &config.to_toml())?;
+    eprintln!("mneme: run {} in {}", spec.run_id, dir.path().display());
+    execute_run(&dir, &spec, &config).await
+}
+
+/// `mneme resume RUN_DIR`: the stored configuration (plus `MNEME_*` overrides, e.g. a larger budget).
+pub async fn resume(path: &Path) -> anyhow::Result<()> {
+    let (dir, spec) = RunDir::open(path)?;
+    let config = Config::load_str(&dir.config_toml()?)
+        .with_context(|| format!("{}/config.toml", path.display()))?;
+    let done = dir.results()?.len();
+    eprintln!(
+        "mneme: resuming run {} ({done} of {} tasks finished)",
+        spec.run_id,
+        spec.task_ids.len()
+    );
+    execute_run(&dir, &spec, &config).await
+}
+
+async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::Result<()> {
+    if config.uses_local_server() && config.local.autostart {
+        crate::wiring::ensure_local_server(config, None).await?;
+    }
+    let previous = dir.results()?;
+    let mut spent = agent_core::llm::UsageTotals::default();
+    for r in &previous {
+        spent.merge(&r.usage);
+    }
+    let cache = (config.cache.mode != CacheMode::Off)
+        .then(|| ResponseCache::new(config.cache_dir(), config.cache.mode));
+    let ledger = Arc::new(Ledger::resume(config.budget, spent));
+    let stack = build_chat_stack(&config.model, cache, config.prices.clone(), ledger)?;
+    let mut sandbox_config = config.sandbox.clone();
+    sandbox_config.workers = sandbox_config.workers.max(spec.concurrency);
+    let sandbox = Arc::new(tools::Sandbox::new(sandbox_config)?);
+    let memory = crate::wiring::memory_bank(config, true).await?;
+    let suite = load_suite(&spec.suite, &config.data_dir())?;
+    let prompts = Prompts::load(spec.agent.prompts_dir.as_deref())?;
+    let agent = Arc::new(Agent::new(
+        stack.model.clone(),
+        prompts,
+        sandbox,
+        Some(memory),
+        spec.agent.clone(),
+        &spec.run_id,
+    ));
+
+    let stop = Arc::new(AtomicBool::new(false));
+    {
+        let stop = stop.clone();
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                eprintln!("\nmneme: stopping after the tasks in flight (Ctrl-C again to kill)");
+                stop.store(true, Ordering::SeqCst);
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    std::process::exit(130);
+                }
+            }
+        });
+    }
+    let bar = indicatif::ProgressBar::new(spec.task_ids.len() as u64);
+    bar.set_style(
+        indicatif::ProgressStyle::with_template(
+            "{bar:30} {pos}/{len} tasks  {msg}  [{elapsed_precise}]",
+        )
+        .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+    );
+    bar.set_position(previous.len() as u64);
+    let started = std::time::Instant::now();
+    let summary: Summary = execute(dir, spec, agent, suite.tasks().to_vec(), stop, |_, all| {
+        let passed = all.iter().filter(|r| r.passed).count();
+        let mut usage = agent_core::llm::UsageTotals::default();
+        all.iter().for_each(|r| usage.merge(&r.usage));
+        bar.set_position(all.len() as u64);
+        bar.set_message(format!(
+            "pass {passed}/{} ({:.1}%)  {} tokens  ${:.4}",
+            all.len(),
+            100.0 * passed as f64 / all.len().max(1) as f64,
+            usage.total_tokens(),
+            usage.cost_usd
+        ));
+    })
+    .await?;
+    bar.finish_and_clear();
+    println!("{}", serde_json::to_string_pretty(&summary)?);
+    eprintln!(
+        "mneme: {:?}: pass@1 {:.3} over {} tasks ({} s this session); {}",
+        summary.status,
+        summary.pass_at_1,
+        summary.tasks_done,
+        started.elapsed().as_secs(),
+        dir.path().display()
+    );
+    Ok(())
+}

@@ -1,0 +1,229 @@
+//! `mneme run` / `mneme resume` end to end: the real local model (SmolLM2-135M),
+//! the real sandbox, the real embedded memory; and a run killed with SIGKILL.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+struct Env {
+    dir: tempfile::TempDir,
+    port: u16,
+}
+
+impl Env {
+    fn new() -> Self {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        Self {
+            dir: tempfile::tempdir().unwrap(),
+            port,
+        }
+    }
+    fn command(&self, args: &[&str]) -> Command {
+        let mut c = Command::new(env!("CARGO_BIN_EXE_mneme"));
+        c.args(args)
+            .current_dir(self.dir.path())
+            .env("MNEME_LOCAL__PORT", self.port.to_string())
+            .env("MNEME_LOCAL__CTX_SIZE", "2048")
+            .env(
+                "MNEME_MODEL__BASE_URL",
+                format!("http://127.0.0.1:{}/v1", self.port),
+            )
+            .env("MNEME_CACHE__DIR", self.dir.path().join("cache"))
+            .env("MNEME_MEMORY__PATH", self.dir.path().join("memory"))
+            .env("MNEME_AGENT__MAX_TOKENS", "200")
+            .env("MNEME_AGENT__TRIALS", "2");
+        c
+    }
+    fn run(&self, args: &[&str]) -> Output {
+        self.command(args).output().unwrap()
+    }
+    fn path(&self, p: &str) -> PathBuf {
+        self.dir.path().join(p)
+    }
+}
+
+impl Drop for Env {
+    fn drop(&mut self) {
+        let _ = self.run(&["model", "stop"]);
+    }
+}
+
+fn lines(path: &Path) -> Vec<serde_json::Value> {
+    std::fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .map(|l| {
+            serde_json::from_str(l)
+                .unwrap_or_else(|e| panic!("{}: bad line {l:?}: {e}", path.display()))
+        })
+        .collect()
+}
+
+fn summary(path: &Path) -> serde_json::Value {
+    serde_json::from_slice(&std::fs::read(path.join("summary.json")).unwrap()).unwrap()
+}
+
+fn outcome(s: &serde_json::Value) -> serde_json::Value {
+    serde_json::json!([
+        s["tasks_done"],
+        s["passed"],
+        s["pass_at_1_by_trial"],
+        s["usage"]["prompt_tokens"],
+        s["usage"]["completion_tokens"],
+        s["verdicts"]
+    ])
+}
+
+#[test]
+fn three_humaneval_tasks_with_the_real_local_model() {
+    let env = Env::new();
+    let out = env.run(&[
+        "run",
+        "humaneval",
+        "--limit",
+        "3",
+        "--model",
+        "smollm2-135m",
+        "--run-dir",
+        "r1",
+    ]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let dir = env.path("r1");
+    for f in [
+        "run.json",
+        "config.toml",
+        "events.jsonl",
+        "results.jsonl",
+        "summary.json",
+    ] {
+        assert!(dir.join(f).exists(), "{f} missing");
+    }
+    let results = lines(&dir.join("results.jsonl"));
+    assert_eq!(results.len(), 3);
+    let s = summary(&dir);
+    assert_eq!(s["status"], "complete");
+    assert_eq!(s["tasks_done"], 3);
+    assert_eq!(s["pass_at_1_by_trial"].as_array().unwrap().len(), 2);
+    assert!(s["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    let events = lines(&dir.join("events.jsonl"));
+    for kind in ["model_call", "evaluation", "submission", "trial_score"] {
+        assert!(events.iter().any(|e| e["type"] == kind), "no {kind} event");
+    }
+    // Every submitted result matches a submission event; nothing of the hidden tests reached a prompt.
+    for e in events.iter().filter(|e| e["type"] == "model_call") {
+        let text = e["messages"].to_string();
+        assert!(
+            !text.contains("def check(candidate)"),
+            "hidden tests in a prompt"
+        );
+    }
+    assert!(std::fs::read_to_string(dir.join("config.toml"))
+        .unwrap()
+        .contains("smollm2-135m"));
+}
+
+fn wait_for_results(path: &Path, n: usize, child: &mut Child, limit: Duration) {
+    let started = Instant::now();
+    while lines_count(path) < n {
+        if let Some(status) = child.try_wait().unwrap() {
+            panic!("mneme run exited early ({status})");
+        }
+        assert!(started.elapsed() < limit, "no result within {limit:?}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+fn lines_count(path: &Path) -> usize {
+    std::fs::read_to_string(path)
+        .map(|t| t.lines().count())
+        .unwrap_or(0)
+}
+
+#[test]
+fn a_run_killed_with_sigkill_resumes_without_loss_or_duplication() {
+    let env = Env::new();
+    let args = [
+        "run",
+        "humaneval",
+        "--limit",
+        "4",
+        "--concurrency",
+        "1",
+        "--model",
+        "smollm2-135m",
+    ];
+    let mut child = env
+        .command(&[&args[..], &["--run-dir", "killed"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = env.path("killed");
+    wait_for_results(
+        &dir.join("results.jsonl"),
+        1,
+        &mut child,
+        Duration::from_secs(600),
+    );
+    // Let it get into the next task, then pull the plug.
+    std::thread::sleep(Duration::from_millis(1500));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let before = lines_count(&dir.join("results.jsonl"));
+    assert!(before < 4, "the run had not finished when it was killed");
+
+    let out = env.run(&["resume", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let results = lines(&dir.join("results.jsonl"));
+    let ids: std::collections::HashSet<&str> = results
+        .iter()
+        .map(|r| r["task_id"].as_str().unwrap())
+        .collect();
+    assert_eq!((results.len(), ids.len()), (4, 4), "every task once");
+    let events = lines(&dir.join("events.jsonl"));
+    assert!(
+        events.iter().any(|e| e["session"] == 2),
+        "resumed events are in session 2"
+    );
+    assert!(events.iter().filter(|e| e["type"] == "submission").count() >= 4);
+
+    // Memory: one reflection per (task, trial) of this run, however often it was written.
+    let reflections: std::collections::HashSet<(String, u64)> = events
+        .iter()
+        .filter(|e| e["type"] == "reflection")
+        .map(|e| {
+            (
+                e["task_id"].as_str().unwrap().to_string(),
+                e["trial"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    let stats = env.run(&["memory", "stats"]);
+    let stats = String::from_utf8_lossy(&stats.stdout);
+    assert!(
+        stats.contains(&format!("reflections: {}", reflections.len())),
+        "{stats} vs {} distinct",
+        reflections.len()
+    );
+
+    // The same run uninterrupted (answers from the response cache) reports the same outcome.
+    let out = env.run(&[&args[..], &["--run-dir", "whole"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        outcome(&summary(&dir)),
+        outcome(&summary(&env.path("whole")))
+    );
+}
