@@ -186,7 +186,7 @@ pub enum EnvError {
     #[error("environment `{0}` does not support snapshot/restore")]
     Unsupported(String),
     /// Starting or talking to a process failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

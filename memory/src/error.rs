@@ -42,7 +42,7 @@ pub enum MemoryError {
     #[error("{0}")]
     Invalid(String),
     /// File-system work failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

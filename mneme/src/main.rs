@@ -32,6 +32,11 @@ enum Command {
         /// The run directory.
         run_dir: PathBuf,
     },
+    /// Write report.md and a self-contained report.html with charts for a run.
+    Report {
+        /// The run directory.
+        run_dir: PathBuf,
+    },
     /// Ask the configured model one question (starts the local model on first use).
     Chat(ChatArgs),
     /// Set up, serve, stop and inspect the local model server.
@@ -257,6 +262,11 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             mneme::runner::run(config, args).await
         }
         Command::Resume { run_dir } => mneme::runner::resume(&run_dir).await,
+        Command::Report { run_dir } => {
+            let (md, html) = mneme::report::write(&run_dir)?;
+            println!("{}\n{}", md.display(), html.display());
+            Ok(())
+        }
         Command::Chat(args) => chat(args, &config).await,
         Command::Model(cmd) => model(cmd, &config).await,
         Command::Sandbox(SandboxCommand::Run {

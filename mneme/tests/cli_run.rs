@@ -125,6 +125,65 @@ fn three_humaneval_tasks_with_the_real_local_model() {
     assert!(std::fs::read_to_string(dir.join("config.toml"))
         .unwrap()
         .contains("smollm2-135m"));
+
+    // The report: markdown, a self-contained HTML page with three SVG charts, and how it looks.
+    let out = env.run(&["report", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(dir.join("report.md")).unwrap();
+    assert!(
+        md.contains("| pass@1 |") && md.contains("pass_by_trial.svg"),
+        "{md}"
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert_eq!(html.matches("<svg").count(), 3, "three inline charts");
+    assert!(html.contains("pass@1 by trial") && html.contains("submissions by verdict"));
+    assert!(!html.contains("src=\"http"), "self-contained");
+    screenshot(&dir.join("report.html"), &dir.join("report.png"));
+}
+
+/// Renders the page in headless Chromium and checks the picture has content.
+fn screenshot(html: &Path, png: &Path) {
+    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("headless Chromium is needed for the report screenshot test (.ci/run installs the Debian package chromium)");
+    let profile = tempfile::tempdir().unwrap();
+    let out = Command::new(chromium)
+        .args([
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--disable-quic",
+            "--no-first-run",
+        ])
+        .args([
+            "--disable-background-networking",
+            "--disable-component-update",
+            "--disable-sync",
+        ])
+        .arg(format!("--user-data-dir={}", profile.path().display()))
+        .arg(format!("--screenshot={}", png.display()))
+        .arg("--window-size=1200,1000")
+        .arg(format!("file://{}", html.display()))
+        .output()
+        .unwrap();
+    assert!(
+        png.exists(),
+        "no screenshot: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let bytes = std::fs::read(png).unwrap();
+    assert_eq!(&bytes[1..4], b"PNG");
+    // A blank 1200x1000 page compresses to a few KB; charts, tables and text do not.
+    assert!(
+        bytes.len() > 20_000,
+        "the screenshot looks empty ({} bytes)",
+        bytes.len()
+    );
 }
 
 fn wait_for_results(path: &Path, n: usize, child: &mut Child, limit: Duration) {

@@ -31,7 +31,7 @@ pub enum PypiError {
         problem: String,
     },
     /// A file-system operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

@@ -56,7 +56,7 @@ pub struct RunSpec {
 #[derive(Debug, thiserror::Error)]
 pub enum RunError {
     /// A file of the run could not be read or written.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,

@@ -46,7 +46,7 @@ pub enum LocalError {
         tail: String,
     },
     /// A file-system operation failed.
-    #[error("{context}: {source}")]
+    #[error("{context}")]
     Io {
         /// What was being done.
         context: String,
