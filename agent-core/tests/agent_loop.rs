@@ -6,11 +6,11 @@ use agent_core::llm::{
     Budget, ChatModel, Ledger, LlmError, Metered, PriceTable, ScriptedModel, ScriptedTurn, Usage,
 };
 use agent_core::run::{execute, RunDir, RunSpec, RunStatus};
-use async_trait::async_trait;
 use environments::suites::parse_jsonl;
 use environments::{Task, TaskSuite};
+use memory::embed::HashingEmbedder;
 use memory::store::edge::{EdgeOptions, EdgeStore};
-use memory::{BankConfig, Embedder, MemoryBank};
+use memory::{BankConfig, MemoryBank};
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tools::sandbox::{Sandbox, SandboxConfig};
@@ -21,32 +21,6 @@ const TASKS: &str = r#"{"task_id": "t/add", "prompt": "def add(a, b):\n    \"\"\
 const WRONG_ADD: &str = "```python\ndef add(a, b):\n    return a - b\n```";
 const RIGHT_ADD: &str = "```python\ndef add(a, b):\n    return a + b\n```";
 const RIGHT_NEG: &str = "```python\ndef neg(x):\n    return -x\n```";
-
-/// Bag-of-words vectors: deterministic, no model needed.
-struct Words;
-
-#[async_trait]
-impl Embedder for Words {
-    fn dim(&self) -> usize {
-        64
-    }
-    fn model_name(&self) -> &str {
-        "words"
-    }
-    async fn embed(&self, texts: &[String]) -> memory::Result<Vec<Vec<f32>>> {
-        Ok(texts
-            .iter()
-            .map(|t| {
-                let mut v = vec![0.0f32; 64];
-                for w in t.split_whitespace() {
-                    v[w.bytes().map(|b| b as usize).sum::<usize>() % 64] += 1.0;
-                }
-                v[0] += 0.01;
-                v
-            })
-            .collect())
-    }
-}
 
 fn tasks() -> Vec<Task> {
     parse_jsonl(TASKS, "inline", "toy")
@@ -62,7 +36,11 @@ fn sandbox() -> Arc<Sandbox> {
 fn memory(dir: &std::path::Path) -> MemoryBank {
     let store =
         Arc::new(EdgeStore::open(&dir.join("mem"), 64, true, &EdgeOptions::default()).unwrap());
-    MemoryBank::new(store, Arc::new(Words), BankConfig::default())
+    MemoryBank::new(
+        store,
+        Arc::new(HashingEmbedder::new(64)),
+        BankConfig::default(),
+    )
 }
 
 fn reflexion(trials: u32) -> AgentConfig {

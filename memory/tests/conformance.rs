@@ -3,7 +3,7 @@
 
 mod common;
 
-use common::{conformance, WordEmbedder};
+use common::{conformance, words};
 use memory::store::edge::{EdgeOptions, EdgeStore};
 use memory::store::server::QdrantStore;
 use memory::{
@@ -65,7 +65,7 @@ fn reflection(task: &str, trial: u32, text: &str) -> Record {
 }
 
 async fn records_round_trip(store: Arc<dyn VectorStore>) {
-    let bank = MemoryBank::new(store, Arc::new(WordEmbedder), BankConfig::default());
+    let bank = MemoryBank::new(store, Arc::new(words()), BankConfig::default());
     let r1 = reflection(
         "HumanEval/1",
         1,
@@ -183,11 +183,7 @@ async fn records_round_trip(store: Arc<dyn VectorStore>) {
     let n = bank.export(&mut buf).await.unwrap();
     assert_eq!(n, 5);
     let dir = tempfile::tempdir().unwrap();
-    let fresh = MemoryBank::new(
-        edge(dir.path()),
-        Arc::new(WordEmbedder),
-        BankConfig::default(),
-    );
+    let fresh = MemoryBank::new(edge(dir.path()), Arc::new(words()), BankConfig::default());
     assert_eq!(fresh.import(&mut &buf[..]).await.unwrap(), 5);
     assert_eq!(fresh.stats().await.unwrap(), bank.stats().await.unwrap());
     let bad = b"{\"id\": 1}\n";

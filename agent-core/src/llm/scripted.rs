@@ -72,19 +72,17 @@ impl ChatModel for ScriptedModel {
             .unwrap_or_else(|p| p.into_inner())
             .pop_front();
         match turn {
-            Some(ScriptedTurn::Answer(text)) => Ok(ChatResponse {
-                choices: (0..request.n.max(1))
+            Some(ScriptedTurn::Answer(text)) => Ok(ChatResponse::live(
+                (0..request.n.max(1))
                     .map(|_| Choice {
                         text: text.clone(),
                         finish_reason: FinishReason::Stop,
                     })
                     .collect(),
-                usage: self.usage_per_call,
-                model: self.name.clone(),
-                latency: Duration::from_millis(1),
-                cost_usd: 0.0,
-                cached: false,
-            }),
+                self.usage_per_call,
+                self.name.clone(),
+                Duration::from_millis(1),
+            )),
             Some(ScriptedTurn::Fail(e)) => Err(e),
             None => Err(LlmError::Config(
                 "scripted model: script is exhausted".into(),

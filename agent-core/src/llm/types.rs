@@ -210,6 +210,18 @@ pub struct ChatResponse {
 }
 
 impl ChatResponse {
+    /// A response fresh from a provider: not cached, not yet priced.
+    pub fn live(choices: Vec<Choice>, usage: Usage, model: String, latency: Duration) -> Self {
+        Self {
+            choices,
+            usage,
+            model,
+            latency,
+            cost_usd: 0.0,
+            cached: false,
+        }
+    }
+
     /// The text of the first choice (empty if there is none).
     pub fn text(&self) -> &str {
         self.choices.first().map(|c| c.text.as_str()).unwrap_or("")

@@ -2,8 +2,10 @@
 //! (The OpenAI-compatible `/v1/embeddings` implementation lives with the
 //! other providers in `agent-core`.)
 
+mod hashing;
 mod local;
 
+pub use hashing::HashingEmbedder;
 pub use local::{ensure_minilm, LocalEmbedder, MiniLmFiles, MINILM_DIM};
 
 use crate::Result;

@@ -3,10 +3,9 @@
 
 #![allow(dead_code)]
 
-use async_trait::async_trait;
 use memory::record::content_id;
 use memory::store::{scroll_all, Point, VectorStore};
-use memory::{Embedder, Filter, RecordKind};
+use memory::{Filter, RecordKind};
 use serde_json::{json, Map, Value};
 use std::collections::HashSet;
 use std::sync::Arc;
@@ -173,36 +172,7 @@ pub async fn conformance(store: Arc<dyn VectorStore>) {
     );
 }
 
-/// A deterministic bag-of-words embedder: each word hashes to an axis.
-/// Texts sharing words are similar; identical texts have cosine 1.
-pub struct WordEmbedder;
-
-#[async_trait]
-impl Embedder for WordEmbedder {
-    fn dim(&self) -> usize {
-        DIM
-    }
-    fn model_name(&self) -> &str {
-        "words"
-    }
-    async fn embed(&self, texts: &[String]) -> memory::Result<Vec<Vec<f32>>> {
-        Ok(texts
-            .iter()
-            .map(|t| {
-                let mut v = vec![0.0f32; DIM];
-                for w in t
-                    .to_lowercase()
-                    .split(|c: char| !c.is_alphanumeric())
-                    .filter(|w| !w.is_empty())
-                {
-                    let h = w.bytes().fold(1469598103934665603u64, |h, b| {
-                        (h ^ b as u64).wrapping_mul(1099511628211)
-                    });
-                    v[(h % DIM as u64) as usize] += 1.0;
-                }
-                let n = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
-                v.iter().map(|x| x / n).collect()
-            })
-            .collect())
-    }
+/// The deterministic bag-of-words embedder at the test dimension.
+pub fn words() -> memory::embed::HashingEmbedder {
+    memory::embed::HashingEmbedder::new(DIM)
 }

@@ -19,6 +19,14 @@ const CONTEXT_LENGTH_MARKERS: &[&str] = &[
     "exceeds the context",
 ];
 
+/// The HTTP client of a provider, with its per-request timeout.
+pub(crate) fn client(timeout: Duration) -> Result<reqwest::Client, LlmError> {
+    reqwest::Client::builder()
+        .timeout(timeout)
+        .build()
+        .map_err(|e| LlmError::Config(format!("cannot build HTTP client: {e}")))
+}
+
 /// Sends `request` and decodes a JSON body of type `T`, classifying every failure.
 pub(crate) async fn send_json<T: DeserializeOwned>(
     provider: &str,

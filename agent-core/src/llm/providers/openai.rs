@@ -42,10 +42,7 @@ impl OpenAiCompatible {
         api_key: Option<SecretString>,
         timeout: Duration,
     ) -> Result<Self, LlmError> {
-        let http = reqwest::Client::builder()
-            .timeout(timeout)
-            .build()
-            .map_err(|e| LlmError::Config(format!("cannot build HTTP client: {e}")))?;
+        let http = super::http::client(timeout)?;
         Ok(Self {
             base_url: base_url.into().trim_end_matches('/').to_string(),
             model: model.into(),
@@ -178,14 +175,12 @@ impl ChatModel for OpenAiCompatible {
             }
             round += 1;
         }
-        Ok(ChatResponse {
+        Ok(ChatResponse::live(
             choices,
             usage,
-            model: model.unwrap_or_else(|| self.model.clone()),
-            latency: started.elapsed(),
-            cost_usd: 0.0,
-            cached: false,
-        })
+            model.unwrap_or_else(|| self.model.clone()),
+            started.elapsed(),
+        ))
     }
 
     fn model(&self) -> &str {
