@@ -497,3 +497,127 @@ pub async fn bench_memory(
     }
     Ok(())
 }
+
+/// Answers every HTTP request on `listener` with one canned chat completion.
+async fn canned_server(listener: tokio::net::TcpListener) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let body = r#"{"id":"x","object":"chat.completion","model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"def f():\n    return 1\n"},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10,"total_tokens":60}}"#;
+    let response = format!(
+        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    loop {
+        let Ok((mut socket, _)) = listener.accept().await else {
+            return;
+        };
+        let response = response.clone();
+        tokio::spawn(async move {
+            let mut buf = vec![0u8; 64 * 1024];
+            let mut have = Vec::new();
+            loop {
+                let Ok(n) = socket.read(&mut buf).await else {
+                    return;
+                };
+                if n == 0 {
+                    return;
+                }
+                have.extend_from_slice(&buf[..n]);
+                // One request is complete when the headers and Content-Length bytes are in.
+                while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
+                    let head = String::from_utf8_lossy(&have[..end]).to_lowercase();
+                    let len = head
+                        .lines()
+                        .find_map(|l| {
+                            l.strip_prefix("content-length:")
+                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
+                        })
+                        .unwrap_or(0);
+                    if have.len() < end + 4 + len {
+                        break;
+                    }
+                    have.drain(..end + 4 + len);
+                    if socket.write_all(response.as_bytes()).await.is_err() {
+                        return;
+                    }
+                }
+            }
+        });
+    }
+}
+
+/// `mneme bench overhead`: the framework's own time per model call, against a server
+/// that answers instantly, compared with a bare HTTP request of the same body.
+pub async fn bench_overhead(calls: usize) -> anyhow::Result<()> {
+    use agent_core::llm::{
+        build_chat_stack, Budget, ChatRequest, Ledger, Message, ModelConfig, PriceTable,
+        ProviderKind,
+    };
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let port = listener.local_addr()?.port();
+    tokio::spawn(canned_server(listener));
+    let base = format!("http://127.0.0.1:{port}/v1");
+    let config = ModelConfig {
+        provider: ProviderKind::Openai,
+        name: "bench".into(),
+        base_url: base.clone(),
+        api_key_env: Some("MNEME_BENCH_NO_KEY".into()),
+        timeout_secs: 30,
+        limits: Default::default(),
+        retry: Default::default(),
+    };
+    let stack = build_chat_stack(
+        &config,
+        None,
+        PriceTable::default(),
+        std::sync::Arc::new(Ledger::new(Budget::default())),
+    )?;
+    let prompt = "Complete the function.\n".repeat(40);
+    let request = ChatRequest::new(vec![
+        Message::system("You write Python."),
+        Message::user(prompt.clone()),
+    ])
+    .temperature(0.0)
+    .max_tokens(256);
+    let body = serde_json::json!({"model": "bench", "messages": request.messages, "temperature": 0.0, "max_tokens": 256});
+    let raw = reqwest::Client::new();
+    let mut stack_ms = Vec::with_capacity(calls);
+    let mut raw_ms = Vec::with_capacity(calls);
+    for i in 0..calls + 50 {
+        let t = Instant::now();
+        stack.model.chat(&request).await?;
+        let a = t.elapsed().as_secs_f64() * 1000.0;
+        let t = Instant::now();
+        let r = raw
+            .post(format!("{base}/chat/completions"))
+            .json(&body)
+            .send()
+            .await?;
+        let _: serde_json::Value = r.json().await?;
+        let b = t.elapsed().as_secs_f64() * 1000.0;
+        if i >= 50 {
+            stack_ms.push(a);
+            raw_ms.push(b);
+        }
+    }
+    stack_ms.sort_by(f64::total_cmp);
+    raw_ms.sort_by(f64::total_cmp);
+    let mean = |v: &[f64]| v.iter().sum::<f64>() / v.len() as f64;
+    println!("{calls} calls against a server that answers at once (after 50 warm-up calls)");
+    println!(
+        "  mneme stack (metering, retry, limits, provider): mean {:.3} ms  p50 {:.3} ms  p99 {:.3} ms",
+        mean(&stack_ms),
+        percentile(&stack_ms, 0.5),
+        percentile(&stack_ms, 0.99)
+    );
+    println!(
+        "  bare reqwest POST of the same body:               mean {:.3} ms  p50 {:.3} ms  p99 {:.3} ms",
+        mean(&raw_ms),
+        percentile(&raw_ms, 0.5),
+        percentile(&raw_ms, 0.99)
+    );
+    println!(
+        "  framework's own share: {:.3} ms per call (stack mean − bare mean)",
+        mean(&stack_ms) - mean(&raw_ms)
+    );
+    Ok(())
+}

@@ -117,6 +117,12 @@ enum TasksCommand {
 
 #[derive(Subcommand)]
 enum BenchCommand {
+    /// The framework's own time per model call (against a server that answers at once).
+    Overhead {
+        /// Calls to time.
+        #[arg(long, default_value_t = 2000)]
+        calls: usize,
+    },
     /// Embedding throughput; store insert, search latency, recall@10, reopen time and size.
     Memory {
         /// Real sentence embeddings to make (the larger sizes jitter copies of them).
@@ -286,6 +292,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             MemoryCommand::Import { file } => commands::memory_import(&config, &file).await,
             MemoryCommand::Compact => commands::memory_compact(&config).await,
         },
+        Command::Bench(BenchCommand::Overhead { calls }) => commands::bench_overhead(calls).await,
         Command::Bench(BenchCommand::Memory {
             real,
             sizes,
