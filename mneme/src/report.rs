@@ -92,25 +92,35 @@ fn bar_chart(
     svg(|root| {
         let top = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.1;
         let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+        let n = bars.len().max(1) as i32;
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(40)
             .y_label_area_size(60)
-            .build_cartesian_2d(0i32..bars.len() as i32, 0f64..top)
+            .build_cartesian_2d((0..n).into_segmented(), 0f64..top)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         chart
             .configure_mesh()
             .disable_x_mesh()
             .y_desc(y_desc)
             .x_labels(bars.len().min(20))
-            .x_label_formatter(&|i| labels.get(*i as usize).cloned().unwrap_or_default())
+            .x_label_formatter(&|v| match v {
+                SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
+                    labels.get(*i as usize).cloned().unwrap_or_default()
+                }
+                SegmentValue::Last => String::new(),
+            })
             .draw()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         chart
             .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+                let i = i as i32;
                 Rectangle::new(
-                    [(i as i32, 0.0), (i as i32 + 1, *v)],
+                    [
+                        (SegmentValue::Exact(i), 0.0),
+                        (SegmentValue::Exact(i + 1), *v),
+                    ],
                     color.mix(0.8).filled(),
                 )
             }))

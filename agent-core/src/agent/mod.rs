@@ -6,13 +6,16 @@
 //! - [`code`]: code blocks out of replies.
 //! - [`events`]: what a task emits as it runs (model calls, actions, observations,
 //!   evaluations, reflections, memory writes, the submission).
-//! - [`solver`]: the strategies (`simple`, `reflexion`, with or without cross-task memory).
+//! - [`solver`]: the strategies for coding tasks (`simple`, `reflexion`, with or without cross-task memory).
+//! - [`episodes`]: Reflexion over episodes of any [`environments::Environment`].
 
 pub mod code;
+pub mod episodes;
 pub mod events;
 pub mod prompts;
 pub mod solver;
 
+pub use episodes::{EpisodeAgent, EpisodeConfig, EpisodeResult};
 pub use events::{Event, EventSink, MemoryEvents};
 pub use prompts::Prompts;
 pub use solver::{Agent, AgentConfig, AgentError, InternalTests, StrategyKind, TaskResult};

@@ -25,6 +25,18 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../prompts/reflect_user.j2"),
     ),
     ("tests_user", include_str!("../../prompts/tests_user.j2")),
+    (
+        "episode_system",
+        include_str!("../../prompts/episode_system.j2"),
+    ),
+    (
+        "episode_user",
+        include_str!("../../prompts/episode_user.j2"),
+    ),
+    (
+        "episode_reflect",
+        include_str!("../../prompts/episode_reflect.j2"),
+    ),
 ];
 
 /// A template could not be loaded or rendered.

@@ -81,7 +81,10 @@ impl Summary {
                 } else {
                     ""
                 },
-            trials: spec.agent.trials,
+            trials: match spec.agent.strategy {
+                crate::agent::StrategyKind::Simple => 1,
+                crate::agent::StrategyKind::Reflexion => spec.agent.trials,
+            },
             model: spec.model.clone(),
             status,
             tasks_total: spec.task_ids.len(),
