@@ -98,16 +98,14 @@ impl EpisodeAgent {
         let request = ChatRequest::new(messages)
             .temperature(self.config.temperature)
             .max_tokens(self.config.max_tokens);
-        let response = self.model.chat(&request).await?;
-        usage.add(&response);
-        events.emit(Event::model_call(
-            &task.id,
-            trial,
-            purpose,
-            &request.messages,
-            &response,
-        ));
-        Ok(response.text().to_string())
+        Ok(super::events::ask(
+            self.model.as_ref(),
+            (&task.id, trial, purpose),
+            request,
+            usage,
+            events,
+        )
+        .await?)
     }
 
     /// Plays up to `trials` episodes of `task` in `env`, reflecting after each failure.

@@ -1,8 +1,9 @@
 //! Events a task emits while it runs. The run writes them to `events.jsonl`.
 
-use crate::llm::{ChatResponse, Message};
+use crate::llm::{ChatModel, ChatRequest, ChatResponse, LlmError, Message, UsageTotals};
 use serde::{Deserialize, Serialize};
 use std::sync::Mutex;
+use tracing::Instrument;
 
 /// One thing that happened.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
@@ -163,4 +164,26 @@ impl EventSink for MemoryEvents {
     fn emit(&self, event: Event) {
         self.0.lock().unwrap_or_else(|p| p.into_inner()).push(event);
     }
+}
+
+/// Sends `request` for `task_id`'s trial, adds its usage and records a model-call event;
+/// returns the first choice's text. Every agent's model call goes through here.
+pub(crate) async fn ask(
+    model: &dyn ChatModel,
+    (task_id, trial, purpose): (&str, u32, &str),
+    request: ChatRequest,
+    usage: &mut UsageTotals,
+    events: &dyn EventSink,
+) -> Result<String, LlmError> {
+    let span = tracing::info_span!("trial", task = %task_id, trial, purpose);
+    let response = model.chat(&request).instrument(span).await?;
+    usage.add(&response);
+    events.emit(Event::model_call(
+        task_id,
+        trial,
+        purpose,
+        &request.messages,
+        &response,
+    ));
+    Ok(response.text().to_string())
 }

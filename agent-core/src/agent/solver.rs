@@ -19,7 +19,6 @@ use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
 use tools::sandbox::{Sandbox, Verdict};
-use tracing::Instrument;
 
 /// Which strategy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -221,17 +220,14 @@ impl Agent {
         let request = ChatRequest::new(messages)
             .temperature(temperature)
             .max_tokens(self.config.max_tokens);
-        let span = tracing::info_span!("trial", task = %task.id, trial, purpose);
-        let response = self.model.chat(&request).instrument(span).await?;
-        usage.add(&response);
-        events.emit(Event::model_call(
-            &task.id,
-            trial,
-            purpose,
-            &request.messages,
-            &response,
-        ));
-        Ok(response.text().to_string())
+        super::events::ask(
+            self.model.as_ref(),
+            (&task.id, trial, purpose),
+            request,
+            usage,
+            events,
+        )
+        .await
     }
 
     /// Works on `task` with the configured strategy and returns its result.

@@ -268,6 +268,14 @@ fn dense(v: Option<VectorStructInternal>) -> Vec<f32> {
     }
 }
 
+fn record_point(r: qdrant_edge::Record) -> Point {
+    Point {
+        id: id_string(&r.id),
+        vector: dense(r.vector),
+        payload: payload_map(r.payload),
+    }
+}
+
 #[async_trait]
 impl VectorStore for EdgeStore {
     fn backend(&self) -> &'static str {
@@ -340,14 +348,7 @@ impl VectorStore for EdgeStore {
                     .map_err(err)
             })
             .await?;
-        Ok(records
-            .into_iter()
-            .map(|r| Point {
-                id: id_string(&r.id),
-                vector: dense(r.vector),
-                payload: payload_map(r.payload),
-            })
-            .collect())
+        Ok(records.into_iter().map(record_point).collect())
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
@@ -414,14 +415,7 @@ impl VectorStore for EdgeStore {
         let (records, next) = self
             .blocking(move |shard| shard.scroll(request).map_err(err))
             .await?;
-        let points = records
-            .into_iter()
-            .map(|r| Point {
-                id: id_string(&r.id),
-                vector: dense(r.vector),
-                payload: payload_map(r.payload),
-            })
-            .collect();
+        let points = records.into_iter().map(record_point).collect();
         Ok((points, next.as_ref().map(id_string)))
     }
 

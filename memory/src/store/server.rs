@@ -146,6 +146,14 @@ fn dense(vectors: Option<VectorsOutput>) -> Vec<f32> {
     }
 }
 
+fn retrieved(p: qdrant_client::qdrant::RetrievedPoint) -> Point {
+    Point {
+        id: id_string(p.id),
+        vector: dense(p.vectors),
+        payload: payload_json(p.payload),
+    }
+}
+
 #[async_trait]
 impl VectorStore for QdrantStore {
     fn backend(&self) -> &'static str {
@@ -204,15 +212,7 @@ impl VectorStore for QdrantStore {
             )
             .await
             .map_err(err)?;
-        Ok(response
-            .result
-            .into_iter()
-            .map(|p| Point {
-                id: id_string(p.id),
-                vector: dense(p.vectors),
-                payload: payload_json(p.payload),
-            })
-            .collect())
+        Ok(response.result.into_iter().map(retrieved).collect())
     }
 
     async fn delete(&self, ids: &[String]) -> Result<()> {
@@ -276,15 +276,7 @@ impl VectorStore for QdrantStore {
             s = s.offset(PointId::from(from));
         }
         let response = self.client.scroll(s).await.map_err(err)?;
-        let points = response
-            .result
-            .into_iter()
-            .map(|p| Point {
-                id: id_string(p.id),
-                vector: dense(p.vectors),
-                payload: payload_json(p.payload),
-            })
-            .collect();
+        let points = response.result.into_iter().map(retrieved).collect();
         Ok((
             points,
             response.next_page_offset.map(|id| id_string(Some(id))),
