@@ -158,6 +158,79 @@ async fn simple_submits_its_one_attempt() {
     assert_eq!(result.passed_by_trial, vec![false]);
 }
 
+/// Solves `task` with a fresh scripted model and returns the user message of every actor call.
+async fn actor_prompts(
+    bank: &MemoryBank,
+    config: AgentConfig,
+    run_id: &str,
+    task: &Task,
+    replies: &[&str],
+) -> Vec<String> {
+    let model = Arc::new(ScriptedModel::answering(replies));
+    let agent = Agent::new(
+        model.clone(),
+        Prompts::builtin(),
+        sandbox(),
+        Some(bank.clone()),
+        config,
+        run_id,
+    );
+    agent.solve(task, &MemoryEvents::default()).await.unwrap();
+    model
+        .requests()
+        .iter()
+        .filter(|r| r.messages[0].content.contains("You write correct"))
+        .map(|r| r.messages[1].content.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn cross_task_lessons_start_at_the_configured_trial_and_respect_the_score_floor() {
+    let dir = tempfile::tempdir().unwrap();
+    let bank = memory(dir.path());
+    let (add, neg) = (&tasks()[0], &tasks()[1]);
+    let lesson = "ADD-LESSON: it subtracted; return a + b.";
+    actor_prompts(
+        &bank,
+        reflexion(3),
+        "r1",
+        add,
+        &[WRONG_ADD, lesson, RIGHT_ADD],
+    )
+    .await;
+
+    let wrong_neg = "```python\ndef neg(x):\n    return x\n```";
+    let cross = |from_trial, min_score| AgentConfig {
+        cross_task: true,
+        cross_task_from_trial: from_trial,
+        cross_task_min_score: min_score,
+        ..reflexion(3)
+    };
+    // From trial 2: the first attempt sees no other task's lesson, the retry does.
+    let prompts = actor_prompts(
+        &bank,
+        cross(2, -1.0),
+        "r2",
+        neg,
+        &[wrong_neg, "NEG-LESSON: negate x.", RIGHT_NEG],
+    )
+    .await;
+    assert_eq!(prompts.len(), 2);
+    assert!(!prompts[0].contains("ADD-LESSON"), "{}", prompts[0]);
+    assert!(
+        prompts[1].contains("ADD-LESSON") && prompts[1].contains("NEG-LESSON"),
+        "{}",
+        prompts[1]
+    );
+    // From trial 1: the first attempt sees it, unless it is less similar than the floor.
+    let first = actor_prompts(&bank, cross(1, -1.0), "r3", neg, &[RIGHT_NEG]).await;
+    assert!(first[0].contains("ADD-LESSON"), "{}", first[0]);
+    let floored = actor_prompts(&bank, cross(1, 1.01), "r4", neg, &[RIGHT_NEG]).await;
+    assert!(!floored[0].contains("ADD-LESSON"), "{}", floored[0]);
+    // A task never sees its own reflections of other runs as cross-task lessons.
+    assert!(!first[0].contains("NEG-LESSON"), "{}", first[0]);
+}
+
 #[tokio::test]
 async fn a_reply_without_code_is_reasked_once_then_counts_as_failed() {
     let model = Arc::new(ScriptedModel::answering(&[

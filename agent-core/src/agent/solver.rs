@@ -77,6 +77,11 @@ pub struct AgentConfig {
     pub reflections_kept: usize,
     /// Reflections of other tasks shown with cross-task memory.
     pub cross_task_k: usize,
+    /// The first trial that sees other tasks' reflections (1: every attempt; 2: only retries).
+    pub cross_task_from_trial: u32,
+    /// The least similarity (cosine, task prompt against reflection) another task's reflection
+    /// needs to be shown.
+    pub cross_task_min_score: f32,
     /// Show the previous attempt and its test results to the actor.
     pub show_previous_attempt: bool,
     /// Completion tokens per call.
@@ -98,6 +103,8 @@ impl Default for AgentConfig {
             retry_temperature: 0.0,
             reflections_kept: 3,
             cross_task_k: 2,
+            cross_task_from_trial: 2,
+            cross_task_min_score: 0.0,
             show_previous_attempt: true,
             max_tokens: 768,
             prompts_dir: None,
@@ -516,11 +523,12 @@ impl Agent {
             same = earlier;
         }
         let mut other = Vec::new();
-        if self.config.cross_task {
+        if self.config.cross_task && trial >= self.config.cross_task_from_trial {
             other = memory
                 .similar_reflections(&task.prompt, &task.id, self.config.cross_task_k)
                 .await?
                 .iter()
+                .filter(|r| r.score >= self.config.cross_task_min_score)
                 .map(text)
                 .collect();
         }
