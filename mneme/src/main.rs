@@ -410,11 +410,22 @@ async fn model(cmd: ModelCommand, config: &Config) -> anyhow::Result<()> {
         }
         ModelCommand::Status => {
             let spec = wiring::local_spec(config, None)?;
-            match local::server::probe(&spec.base_url()).await {
-                Some(models) => {
+            use local::server::Probe;
+            match local::server::probe_patiently(&spec.base_url()).await {
+                Probe::Serving(models) => {
                     println!("up at {}, serving {}", spec.base_url(), models.join(", "))
                 }
-                None => println!("nothing answers at {}", spec.base_url()),
+                Probe::Down => println!("nothing answers at {}", spec.base_url()),
+                Probe::Busy => println!(
+                    "something at {} accepts connections but does not list its models",
+                    spec.base_url()
+                ),
+                Probe::Unusable(why) => {
+                    println!(
+                        "something at {} is not a model server: {why}",
+                        spec.base_url()
+                    )
+                }
             }
             if let Some(pid) = local::server::pid_file(&data, config.local.port) {
                 println!("started by mneme: pid {} ({})", pid.pid, pid.model);

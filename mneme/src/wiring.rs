@@ -23,7 +23,9 @@ pub async fn ensure_local_server(
 ) -> anyhow::Result<ServerSpec> {
     let spec = local_spec(config, model)?;
     let data = DataDir::new(config.data_dir());
-    if local::server::probe(&spec.base_url()).await.is_none() {
+    let nothing_there = local::server::probe(&spec.base_url(), local::server::QUICK_PROBE).await
+        == local::server::Probe::Down;
+    if nothing_there {
         let (d, m) = (data.clone(), spec.model);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             local::ensure_venv(&d)?;

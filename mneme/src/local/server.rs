@@ -122,8 +122,27 @@ fn spawn(
     Ok((child, log))
 }
 
-/// Which model a server at `base_url` says it serves, if one answers.
-pub async fn probe(base_url: &str) -> Option<Vec<String>> {
+/// What answers at a server's address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Probe {
+    /// Nothing listens there.
+    Down,
+    /// A server listed the models it serves.
+    Serving(Vec<String>),
+    /// Something listens but did not list its models in time. llama.cpp's Python server
+    /// answers `/models` only between generations, so a busy server looks like this.
+    Busy,
+    /// Something listens but is not an OpenAI-compatible server (the reason).
+    Unusable(String),
+}
+
+/// How long a quick probe waits for `/models`.
+pub const QUICK_PROBE: Duration = Duration::from_secs(2);
+/// How long to wait for a busy server to finish its generations and list its models.
+pub const BUSY_WAIT: Duration = Duration::from_secs(600);
+
+/// Asks the server at `base_url` which models it serves, waiting up to `wait` for the answer.
+pub async fn probe(base_url: &str, wait: Duration) -> Probe {
     #[derive(Deserialize)]
     struct Models {
         data: Vec<ModelEntry>,
@@ -132,19 +151,33 @@ pub async fn probe(base_url: &str) -> Option<Vec<String>> {
     struct ModelEntry {
         id: String,
     }
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(2))
-        .build()
-        .ok()?;
-    let models: Models = client
-        .get(format!("{base_url}/models"))
-        .send()
-        .await
-        .ok()?
-        .json()
-        .await
-        .ok()?;
-    Some(models.data.into_iter().map(|m| m.id).collect())
+    let client = match reqwest::Client::builder().timeout(wait).build() {
+        Ok(c) => c,
+        Err(e) => return Probe::Unusable(format!("no HTTP client: {e}")),
+    };
+    let response = match client.get(format!("{base_url}/models")).send().await {
+        Ok(r) => r,
+        Err(e) if e.is_connect() => return Probe::Down,
+        Err(e) if e.is_timeout() => return Probe::Busy,
+        Err(e) => return Probe::Unusable(e.to_string()),
+    };
+    let status = response.status();
+    if !status.is_success() {
+        return Probe::Unusable(format!("GET /models answered {status}"));
+    }
+    match response.json::<Models>().await {
+        Ok(models) => Probe::Serving(models.data.into_iter().map(|m| m.id).collect()),
+        Err(e) if e.is_timeout() => Probe::Busy,
+        Err(e) => Probe::Unusable(format!("GET /models did not list models: {e}")),
+    }
+}
+
+/// Probes quickly and, when the server is busy generating, waits for it to list its models.
+pub async fn probe_patiently(base_url: &str) -> Probe {
+    match probe(base_url, QUICK_PROBE).await {
+        Probe::Busy => probe(base_url, BUSY_WAIT).await,
+        other => other,
+    }
 }
 
 async fn wait_ready(
@@ -167,7 +200,7 @@ async fn wait_ready(
         {
             return Err(fail(format!("exited during start-up ({status})")));
         }
-        if probe(&spec.base_url()).await.is_some() {
+        if let Probe::Serving(_) = probe(&spec.base_url(), QUICK_PROBE).await {
             return Ok(());
         }
         if started.elapsed() > limit {
@@ -208,22 +241,35 @@ impl Drop for LocalServer {
 
 /// Makes sure a server for `spec` answers, starting a detached one if none does.
 ///
-/// A server already on the port that serves a different model is an error,
-/// never silently used.
+/// A server already on the port that serves a different model, or something on the port that
+/// is not a model server, is an error, never silently used. A server busy with another run's
+/// generations is waited for, not started twice.
 pub async fn ensure_detached(data: &DataDir, spec: &ServerSpec) -> Result<(), LocalError> {
-    if let Some(models) = probe(&spec.base_url()).await {
-        if models.iter().any(|m| m == spec.model.alias) {
-            return Ok(());
-        }
-        return Err(LocalError::Server {
-            port: spec.port,
-            problem: format!(
+    let refuse = |problem: String| LocalError::Server {
+        port: spec.port,
+        problem,
+        log: data.logs().join(format!("server-{}.log", spec.port)),
+        tail: String::new(),
+    };
+    match probe_patiently(&spec.base_url()).await {
+        Probe::Down => {}
+        Probe::Serving(models) if models.iter().any(|m| m == spec.model.alias) => return Ok(()),
+        Probe::Serving(models) => {
+            return Err(refuse(format!(
                 "is already serving {models:?}, not {}; stop it with `mneme model stop`",
                 spec.model.alias
-            ),
-            log: data.logs().join(format!("server-{}.log", spec.port)),
-            tail: String::new(),
-        });
+            )))
+        }
+        Probe::Busy => {
+            return Err(refuse(format!(
+                "accepts connections but did not list its models within {BUSY_WAIT:?}"
+            )))
+        }
+        Probe::Unusable(why) => {
+            return Err(refuse(format!(
+                "is taken by something that is not a model server ({why})"
+            )))
+        }
     }
     let (mut child, log) = spawn(data, spec, true)?;
     eprintln!(
