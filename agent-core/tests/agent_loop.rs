@@ -75,6 +75,9 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
     assert_eq!(result.trials_used, 2);
     assert_eq!(result.passed_by_trial, vec![false, true, true]);
     assert_eq!(result.usage.calls, 3);
+    // A reflection is asked for in few tokens, an attempt in many.
+    let limits: Vec<_> = model.requests().iter().map(|r| r.max_tokens).collect();
+    assert_eq!(limits, [Some(768), Some(192), Some(768)]);
     // The reflection reached the second prompt, with the failed attempt and its feedback.
     let second_prompt = &model.requests()[2].messages[1].content;
     assert!(second_prompt.contains("use a + b"), "{second_prompt}");
@@ -133,6 +136,23 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
         ]
     );
     assert_eq!(bank.stats().await.unwrap().reflections, 1);
+}
+
+#[tokio::test]
+async fn code_pasted_into_a_reflection_is_not_kept_as_a_lesson() {
+    let dir = tempfile::tempdir().unwrap();
+    let pasted = format!("It subtracts; add instead. Corrected code:\n{WRONG_ADD}");
+    let prompts = actor_prompts(
+        &memory(dir.path()),
+        reflexion(2),
+        "r",
+        &tasks()[0],
+        &[WRONG_ADD, &pasted, RIGHT_ADD],
+    )
+    .await;
+    let lessons = prompts[1].split("Your previous attempt").next().unwrap();
+    assert!(lessons.contains("It subtracts; add instead."), "{lessons}");
+    assert!(!lessons.contains("return a - b"), "{lessons}");
 }
 
 #[tokio::test]

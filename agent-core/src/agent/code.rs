@@ -31,6 +31,36 @@ pub fn extract_code(reply: &str) -> Option<String> {
     fallback
 }
 
+/// The prose of a reply: fenced code blocks (also one cut off at the end) removed, blank runs
+/// collapsed, and a last sentence that was cut off mid-way dropped when a whole one precedes it.
+pub fn prose_only(reply: &str) -> String {
+    let mut kept: Vec<&str> = Vec::new();
+    let mut in_code = false;
+    for line in reply.lines() {
+        if line.trim_start().starts_with("```") {
+            in_code = !in_code;
+            continue;
+        }
+        if in_code {
+            continue;
+        }
+        let line = line.trim_end();
+        if line.trim().is_empty() && kept.last().is_none_or(|l| l.trim().is_empty()) {
+            continue;
+        }
+        kept.push(line);
+    }
+    let text = kept.join("\n").trim().to_string();
+    let ends_sentence = |t: &str| t.ends_with(['.', '!', '?', ')', '`', '"']);
+    if ends_sentence(&text) {
+        return text;
+    }
+    match text.rfind(". ").or_else(|| text.rfind(".\n")) {
+        Some(i) => text[..=i].to_string(),
+        None => text,
+    }
+}
+
 /// Assert lines from a model-written test block.
 pub fn extract_asserts(reply: &str, entry_point: &str) -> Vec<String> {
     let text = extract_code(reply).unwrap_or_else(|| reply.to_string());
@@ -64,6 +94,30 @@ mod tests {
             Some("def cut(:\n    ret".into())
         );
         assert_eq!(extract_code("I would use a loop over the list."), None);
+    }
+
+    #[test]
+    fn prose_only_drops_pasted_code_and_a_cut_off_sentence() {
+        // What the 0.5B model wrote as a "lesson" on HumanEval/20: the lesson, then its failed
+        // code again as "the corrected code".
+        let reply = "It did not sort the list first.\n\nTo fix this, sort first. Here's the corrected code:\n\n```python\ndef f(x):\n    return x\n```\n\nThis code first sorts the list.";
+        assert_eq!(
+            prose_only(reply),
+            "It did not sort the list first.\n\nTo fix this, sort first. Here's the corrected code:\n\nThis code first sorts the list."
+        );
+        assert_eq!(
+            prose_only("Off by one at the end. Use range(n + 1) and che"),
+            "Off by one at the end."
+        );
+        assert_eq!(
+            prose_only("Check the empty list.\n```python\ndef f(:"),
+            "Check the empty list."
+        );
+        assert_eq!(prose_only("```python\nx = 1\n```"), "");
+        assert_eq!(
+            prose_only("no sentence end at all"),
+            "no sentence end at all"
+        );
     }
 
     #[test]

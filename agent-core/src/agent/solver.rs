@@ -84,6 +84,11 @@ pub struct AgentConfig {
     pub cross_task_min_score: f32,
     /// Show the previous attempt and its test results to the actor.
     pub show_previous_attempt: bool,
+    /// Keep only the prose of a reflection. A small model often pastes its failed code into
+    /// the "lesson", and then copies that code again on the retry.
+    pub reflection_prose_only: bool,
+    /// Completion tokens of a reflection (it should be two or three sentences).
+    pub reflection_max_tokens: u32,
     /// Completion tokens per call.
     pub max_tokens: u32,
     /// A directory of template overrides.
@@ -106,6 +111,8 @@ impl Default for AgentConfig {
             cross_task_from_trial: 2,
             cross_task_min_score: 0.0,
             show_previous_attempt: true,
+            reflection_prose_only: true,
+            reflection_max_tokens: 192,
             max_tokens: 768,
             prompts_dir: None,
         }
@@ -167,6 +174,8 @@ struct Ask<'a> {
     purpose: &'a str,
     messages: Vec<Message>,
     temperature: f32,
+    /// Completion tokens; `None`: the configured `max_tokens`.
+    max_tokens: Option<u32>,
 }
 
 impl<'a> Ask<'a> {
@@ -175,6 +184,14 @@ impl<'a> Ask<'a> {
             purpose,
             messages,
             temperature,
+            max_tokens: None,
+        }
+    }
+
+    fn max_tokens(self, max_tokens: u32) -> Self {
+        Self {
+            max_tokens: Some(max_tokens),
+            ..self
         }
     }
 }
@@ -223,10 +240,11 @@ impl Agent {
             purpose,
             messages,
             temperature,
+            max_tokens,
         } = ask;
         let request = ChatRequest::new(messages)
             .temperature(temperature)
-            .max_tokens(self.config.max_tokens);
+            .max_tokens(max_tokens.unwrap_or(self.config.max_tokens));
         super::events::ask(
             self.model.as_ref(),
             (&task.id, trial, purpose),
@@ -557,23 +575,27 @@ impl Agent {
             Message::system(self.prompts.render("reflect_system", &context)?),
             Message::user(self.prompts.render("reflect_user", &context)?),
         ];
-        let text = self
+        let reply = self
             .call(
                 task,
                 trial,
-                Ask::new("reflect", messages, 0.0),
+                Ask::new("reflect", messages, 0.0).max_tokens(self.config.reflection_max_tokens),
                 usage,
                 events,
             )
-            .await?
-            .trim()
-            .to_string();
+            .await?;
+        let text = if self.config.reflection_prose_only {
+            super::code::prose_only(&reply)
+        } else {
+            reply.trim().to_string()
+        };
         events.emit(Event::Reflection {
             task_id: task.id.clone(),
             trial,
             text: text.clone(),
         });
-        if let Some(memory) = &self.memory {
+        // A reply that was all code leaves no lesson to keep.
+        if let Some(memory) = self.memory.as_ref().filter(|_| !text.is_empty()) {
             let record = Record::Reflection(Reflection {
                 task_id: task.id.clone(),
                 env: task.suite.clone(),
