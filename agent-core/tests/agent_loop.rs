@@ -329,6 +329,33 @@ fn spec(run_id: &str, concurrency: usize) -> RunSpec {
     }
 }
 
+/// Runs the toy tasks in `run_dir` with a memoryless reflexion agent of `trials` trials.
+async fn run_tasks(
+    run_dir: &RunDir,
+    spec: &RunSpec,
+    model: Arc<dyn ChatModel>,
+    trials: u32,
+) -> agent_core::run::Summary {
+    let agent = Agent::new(
+        model,
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(trials),
+        &spec.run_id,
+    );
+    execute(
+        run_dir,
+        spec,
+        Arc::new(agent),
+        tasks(),
+        Arc::new(AtomicBool::new(false)),
+        |_, _| {},
+    )
+    .await
+    .unwrap()
+}
+
 #[tokio::test]
 async fn a_budget_stops_the_run_cleanly_and_resume_finishes_it() {
     let dir = tempfile::tempdir().unwrap();
@@ -351,24 +378,7 @@ async fn a_budget_stops_the_run_cleanly_and_resume_finishes_it() {
         max_cost_usd: None,
     }));
     let model: Arc<dyn ChatModel> = Arc::new(Metered::new(scripted, PriceTable::default(), ledger));
-    let agent = Arc::new(Agent::new(
-        model,
-        Prompts::builtin(),
-        sandbox(),
-        None,
-        reflexion(2),
-        "budget-run",
-    ));
-    let summary = execute(
-        &run_dir,
-        &spec("budget-run", 1),
-        agent,
-        tasks(),
-        Arc::new(AtomicBool::new(false)),
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    let summary = run_tasks(&run_dir, &spec("budget-run", 1), model, 2).await;
     assert_eq!(summary.status, RunStatus::StoppedBudget);
     assert_eq!(
         summary.tasks_done, 1,
@@ -379,24 +389,7 @@ async fn a_budget_stops_the_run_cleanly_and_resume_finishes_it() {
     // Resume with a fresh budget: only the unfinished task runs.
     let (reopened, spec2) = RunDir::open(&dir.path().join("run")).unwrap();
     let model = Arc::new(ScriptedModel::answering(&[RIGHT_NEG]));
-    let agent = Arc::new(Agent::new(
-        model.clone(),
-        Prompts::builtin(),
-        sandbox(),
-        None,
-        reflexion(2),
-        "budget-run",
-    ));
-    let summary = execute(
-        &reopened,
-        &spec2,
-        agent,
-        tasks(),
-        Arc::new(AtomicBool::new(false)),
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    let summary = run_tasks(&reopened, &spec2, model.clone(), 2).await;
     assert_eq!(summary.status, RunStatus::Complete);
     assert_eq!((summary.tasks_done, summary.passed), (2, 2));
     assert_eq!(model.calls(), 1, "the finished task was not redone");
@@ -414,24 +407,7 @@ async fn a_cut_off_results_line_is_dropped_and_the_task_redone() {
     let path = dir.path().join("run");
     let run_dir = RunDir::create(&path, &spec("cut", 2), "").unwrap();
     let model = Arc::new(ScriptedModel::answering(&[RIGHT_ADD, RIGHT_NEG]));
-    let agent = Arc::new(Agent::new(
-        model,
-        Prompts::builtin(),
-        sandbox(),
-        None,
-        reflexion(1),
-        "cut",
-    ));
-    execute(
-        &run_dir,
-        &spec("cut", 1),
-        agent,
-        tasks(),
-        Arc::new(AtomicBool::new(false)),
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    run_tasks(&run_dir, &spec("cut", 1), model, 1).await;
     // Simulate a power cut in the middle of writing the second line.
     let text = std::fs::read_to_string(path.join("results.jsonl")).unwrap();
     let first_len = text.find('\n').unwrap() + 1;
@@ -443,24 +419,7 @@ async fn a_cut_off_results_line_is_dropped_and_the_task_redone() {
         "the cut-off line is dropped"
     );
     let model = Arc::new(ScriptedModel::answering(&[RIGHT_NEG, RIGHT_ADD]));
-    let agent = Arc::new(Agent::new(
-        model.clone(),
-        Prompts::builtin(),
-        sandbox(),
-        None,
-        reflexion(1),
-        "cut",
-    ));
-    let summary = execute(
-        &reopened,
-        &spec2,
-        agent,
-        tasks(),
-        Arc::new(AtomicBool::new(false)),
-        |_, _| {},
-    )
-    .await
-    .unwrap();
+    let summary = run_tasks(&reopened, &spec2, model.clone(), 1).await;
     assert_eq!((summary.tasks_done, summary.passed), (2, 2));
     assert_eq!(model.calls(), 1);
     let lines = std::fs::read_to_string(path.join("results.jsonl")).unwrap();
