@@ -55,7 +55,7 @@ pub fn prose_only(reply: &str) -> String {
     if ends_sentence(&text) {
         return text;
     }
-    match text.rfind(". ").or_else(|| text.rfind(".\n")) {
+    match text.rfind(". ").max(text.rfind(".\n")) {
         Some(i) => text[..=i].to_string(),
         None => text,
     }
@@ -112,6 +112,14 @@ mod tests {
         assert_eq!(
             prose_only("Check the empty list.\n```python\ndef f(:"),
             "Check the empty list."
+        );
+        assert_eq!(
+            prose_only("It loops once too often.\n\nFirst, sort. Next, use a set and che"),
+            "It loops once too often.\n\nFirst, sort."
+        );
+        assert_eq!(
+            prose_only("First, sort. It loops once too often.\n\nNext, use a set and che"),
+            "First, sort. It loops once too often."
         );
         assert_eq!(prose_only("```python\nx = 1\n```"), "");
         assert_eq!(
