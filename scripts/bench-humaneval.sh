@@ -8,6 +8,7 @@
 #   cross-first   reflexion + other tasks' reflections from the first attempt on
 #   warm-retries  reflexion with retries sampled at temperature 0.8
 #   model-tests   reflexion with docstring examples plus model-written asserts as internal tests
+#   no-previous   reflexion whose retries see the reflections but not the failed code itself
 # All variants share one response cache and one memory store, so a variant whose first attempt
 # is the same prompt at temperature 0 reuses `simple`'s answers, and cross-task variants see the
 # reflections earlier variants stored.
@@ -34,6 +35,8 @@ for variant in "${variants[@]}"; do
       env=(MNEME_AGENT__RETRY_TEMPERATURE=0.8) ;;
     model-tests) args=(--strategy reflexion --trials 3)
       env=(MNEME_AGENT__INTERNAL_TESTS=both) ;;
+    no-previous) args=(--strategy reflexion --trials 3)
+      env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false) ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   env "${env[@]}" "$bin" run humaneval --limit "$limit" --concurrency 2 "${args[@]}" \
