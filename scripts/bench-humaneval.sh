@@ -3,12 +3,15 @@
 # Usage: scripts/bench-humaneval.sh [LIMIT] [VARIANT...]
 #   LIMIT defaults to all 164 problems; VARIANTs default to `simple reflexion cross`:
 #   simple        one attempt
-#   reflexion     3 trials, a reflection after each failed one
+#   reflexion     3 trials, a reflection after each failed one; retries see the lessons only
 #   cross         reflexion + other tasks' reflections (from trial 2, the default)
-#   cross-first   reflexion + other tasks' reflections from the first attempt on
-#   warm-retries  reflexion with retries sampled at temperature 0.8
+#   shown         reflexion whose retries also see the failed code and its test results
+#   cross-shown   shown + other tasks' reflections from trial 2
+#   cross-first   shown + other tasks' reflections from the first attempt on
+#   warm-retries  shown, with retries sampled at temperature 0.8
 #   model-tests   reflexion with docstring examples plus model-written asserts as internal tests
-#   no-previous   reflexion whose retries see the reflections but not the failed code itself
+# Each variant sets what it measures explicitly, so a row of docs/benchmarks.md reproduces even
+# after a default changes.
 # All variants share one response cache and one memory store, so a variant whose first attempt
 # is the same prompt at temperature 0 reuses `simple`'s answers, and cross-task variants see the
 # reflections earlier variants stored.
@@ -27,16 +30,18 @@ for variant in "${variants[@]}"; do
   env=()
   case $variant in
     simple) args=(--strategy simple) ;;
-    reflexion) args=(--strategy reflexion --trials 3) ;;
-    cross) args=(--strategy reflexion --trials 3 --cross-task) ;;
+    reflexion) args=(--strategy reflexion --trials 3) env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false) ;;
+    cross) args=(--strategy reflexion --trials 3 --cross-task)
+      env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false MNEME_AGENT__CROSS_TASK_FROM_TRIAL=2) ;;
+    shown) args=(--strategy reflexion --trials 3) env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=true) ;;
+    cross-shown) args=(--strategy reflexion --trials 3 --cross-task)
+      env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=true MNEME_AGENT__CROSS_TASK_FROM_TRIAL=2) ;;
     cross-first) args=(--strategy reflexion --trials 3 --cross-task)
-      env=(MNEME_AGENT__CROSS_TASK_FROM_TRIAL=1) ;;
+      env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=true MNEME_AGENT__CROSS_TASK_FROM_TRIAL=1) ;;
     warm-retries) args=(--strategy reflexion --trials 3)
-      env=(MNEME_AGENT__RETRY_TEMPERATURE=0.8) ;;
+      env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=true MNEME_AGENT__RETRY_TEMPERATURE=0.8) ;;
     model-tests) args=(--strategy reflexion --trials 3)
-      env=(MNEME_AGENT__INTERNAL_TESTS=both) ;;
-    no-previous) args=(--strategy reflexion --trials 3)
-      env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false) ;;
+      env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false MNEME_AGENT__INTERNAL_TESTS=both) ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
   env "${env[@]}" "$bin" run humaneval --limit "$limit" --concurrency 2 "${args[@]}" \

@@ -78,14 +78,17 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
     // A reflection is asked for in few tokens, an attempt in many.
     let limits: Vec<_> = model.requests().iter().map(|r| r.max_tokens).collect();
     assert_eq!(limits, [Some(768), Some(192), Some(768)]);
-    // The reflection reached the second prompt, with the failed attempt and its feedback.
+    // The reflector saw the failed attempt and its feedback; the retry sees the lesson and, by
+    // default, not the failed code (a small model copies it).
+    let reflect_prompt = &model.requests()[1].messages[1].content;
+    assert!(
+        reflect_prompt.contains("return a - b")
+            && reflect_prompt.contains("add(1, 2) returned -1, expected 3"),
+        "{reflect_prompt}"
+    );
     let second_prompt = &model.requests()[2].messages[1].content;
     assert!(second_prompt.contains("use a + b"), "{second_prompt}");
-    assert!(
-        second_prompt.contains("return a - b")
-            && second_prompt.contains("add(1, 2) returned -1, expected 3"),
-        "{second_prompt}"
-    );
+    assert!(!second_prompt.contains("return a - b"), "{second_prompt}");
     // The hidden tests never did.
     for r in model.requests() {
         for m in r.messages {
@@ -153,6 +156,31 @@ async fn code_pasted_into_a_reflection_is_not_kept_as_a_lesson() {
     let lessons = prompts[1].split("Your previous attempt").next().unwrap();
     assert!(lessons.contains("It subtracts; add instead."), "{lessons}");
     assert!(!lessons.contains("return a - b"), "{lessons}");
+}
+
+#[tokio::test]
+async fn a_retry_can_be_shown_the_failed_code_and_its_test_results() {
+    let dir = tempfile::tempdir().unwrap();
+    let config = AgentConfig {
+        show_previous_attempt: true,
+        ..reflexion(2)
+    };
+    let lesson = "It subtracts; add instead.";
+    let prompts = actor_prompts(
+        &memory(dir.path()),
+        config,
+        "r",
+        &tasks()[0],
+        &[WRONG_ADD, lesson, RIGHT_ADD],
+    )
+    .await;
+    assert!(prompts[1].contains(lesson), "{}", prompts[1]);
+    assert!(
+        prompts[1].contains("return a - b")
+            && prompts[1].contains("add(1, 2) returned -1, expected 3"),
+        "{}",
+        prompts[1]
+    );
 }
 
 #[tokio::test]

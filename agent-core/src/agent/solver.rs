@@ -82,7 +82,9 @@ pub struct AgentConfig {
     /// The least similarity (cosine, task prompt against reflection) another task's reflection
     /// needs to be shown.
     pub cross_task_min_score: f32,
-    /// Show the previous attempt and its test results to the actor.
+    /// Show the previous attempt and its test results to the actor (the reflector always sees
+    /// them). Off by default: Qwen2.5-Coder-0.5B shown its failed code wrote it again to the
+    /// letter in 79 of 96 retries on HumanEval and fixed none; without it, 5 (docs/benchmarks.md).
     pub show_previous_attempt: bool,
     /// Keep only the prose of a reflection. A small model often pastes its failed code into
     /// the "lesson", and then copies that code again on the retry.
@@ -110,7 +112,7 @@ impl Default for AgentConfig {
             cross_task_k: 2,
             cross_task_from_trial: 2,
             cross_task_min_score: 0.0,
-            show_previous_attempt: true,
+            show_previous_attempt: false,
             reflection_prose_only: true,
             reflection_max_tokens: 192,
             max_tokens: 768,
