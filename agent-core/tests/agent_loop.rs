@@ -312,15 +312,14 @@ async fn a_reply_without_code_is_reasked_once_then_counts_as_failed() {
 }
 
 #[tokio::test]
-async fn a_model_error_mid_trial_fails_the_task_with_the_error() {
+async fn a_prompt_too_long_for_the_model_fails_the_task_with_the_error() {
     let model = Arc::new(ScriptedModel::new(
         "scripted",
         vec![
             ScriptedTurn::Answer(WRONG_ADD.into()),
-            ScriptedTurn::Fail(LlmError::Auth {
+            ScriptedTurn::Fail(LlmError::ContextLength {
                 provider: "p".into(),
-                status: 401,
-                message: "key revoked".into(),
+                message: "4100 tokens > 4096".into(),
             }),
         ],
         Usage {
@@ -340,11 +339,51 @@ async fn a_model_error_mid_trial_fails_the_task_with_the_error() {
     let result = agent.solve(&tasks()[0], &events).await.unwrap();
     assert!(!result.passed);
     assert_eq!(result.verdict, "error");
-    assert!(result.error.as_deref().unwrap().contains("key revoked"));
+    assert!(result.error.as_deref().unwrap().contains("4100 tokens"));
     assert!(events
         .events()
         .iter()
         .any(|e| matches!(e, Event::TaskError { .. })));
+}
+
+#[tokio::test]
+async fn an_unreachable_model_server_leaves_the_task_unfinished_for_resume() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("run");
+    let run_dir = RunDir::create(&path, &spec("down", 1), "").unwrap();
+    let unreachable = || LlmError::RetriesExhausted {
+        attempts: 4,
+        last: Box::new(LlmError::Connection {
+            provider: "local".into(),
+            message: "connection refused".into(),
+        }),
+    };
+    let revoked = LlmError::Auth {
+        provider: "p".into(),
+        status: 401,
+        message: "key revoked".into(),
+    };
+    for error in [unreachable(), revoked] {
+        let model = Arc::new(ScriptedModel::new(
+            "scripted",
+            vec![ScriptedTurn::Fail(error)],
+            Usage::default(),
+        ));
+        let ended = try_run_tasks(&run_dir, &spec("down", 1), model, 2).await;
+        assert!(ended.is_err(), "the run stops with the error: {ended:?}");
+        assert!(
+            run_dir.results().unwrap().is_empty(),
+            "no task is recorded as finished"
+        );
+    }
+    let (reopened, spec2) = RunDir::open(&path).unwrap();
+    let model = Arc::new(ScriptedModel::answering(&[RIGHT_ADD, RIGHT_NEG]));
+    let summary = run_tasks(&reopened, &spec2, model, 2).await;
+    assert_eq!(
+        (summary.tasks_done, summary.passed),
+        (2, 2),
+        "resume redid both"
+    );
 }
 
 fn spec(run_id: &str, concurrency: usize) -> RunSpec {
@@ -366,6 +405,16 @@ async fn run_tasks(
     model: Arc<dyn ChatModel>,
     trials: u32,
 ) -> agent_core::run::Summary {
+    try_run_tasks(run_dir, spec, model, trials).await.unwrap()
+}
+
+/// [`run_tasks`], returning the run's error.
+async fn try_run_tasks(
+    run_dir: &RunDir,
+    spec: &RunSpec,
+    model: Arc<dyn ChatModel>,
+    trials: u32,
+) -> Result<agent_core::run::Summary, agent_core::run::RunError> {
     let agent = Agent::new(
         model,
         Prompts::builtin(),
@@ -383,7 +432,6 @@ async fn run_tasks(
         |_, _| {},
     )
     .await
-    .unwrap()
 }
 
 #[tokio::test]
@@ -454,4 +502,35 @@ async fn a_cut_off_results_line_is_dropped_and_the_task_redone() {
     assert_eq!(model.calls(), 1);
     let lines = std::fs::read_to_string(path.join("results.jsonl")).unwrap();
     assert_eq!(lines.lines().count(), 2, "{lines}");
+}
+
+#[tokio::test]
+async fn resume_names_tasks_the_suite_no_longer_has_and_stops() {
+    let dir = tempfile::tempdir().unwrap();
+    let run_dir = RunDir::create(&dir.path().join("run"), &spec("gone", 1), "").unwrap();
+    let agent = Agent::new(
+        Arc::new(ScriptedModel::answering(&[RIGHT_ADD])),
+        Prompts::builtin(),
+        sandbox(),
+        None,
+        reflexion(1),
+        "gone",
+    );
+    let only_add = tasks().into_iter().take(1).collect();
+    let ended = execute(
+        &run_dir,
+        &spec("gone", 1),
+        Arc::new(agent),
+        only_add,
+        Arc::new(AtomicBool::new(false)),
+        |_, _| {},
+    )
+    .await;
+    let error = ended.expect_err("a run whose tasks are gone does not go on");
+    assert!(
+        matches!(&error, agent_core::run::RunError::MissingTasks(ids) if ids == &["t/neg"]),
+        "{error}"
+    );
+    assert!(error.to_string().contains("t/neg"), "{error}");
+    assert!(run_dir.results().unwrap().is_empty(), "nothing ran");
 }

@@ -1,10 +1,10 @@
 //! HumanEval and MBPP through the real sandbox: every canonical solution passes,
 //! wrong ones fail, demo code is dropped, hidden tests never leak.
 
-use environments::code::{hidden_check_program, score_submission};
+use environments::code::{hidden_check_job, score_submission};
 use environments::{load_suite, Action, CodingEnv, Environment, Task, TaskKind, TaskSuite};
 use std::sync::Arc;
-use tools::sandbox::{Job, Sandbox, SandboxConfig, Verdict};
+use tools::sandbox::{Sandbox, SandboxConfig, Verdict};
 
 fn sandbox() -> Arc<Sandbox> {
     Arc::new(Sandbox::new(SandboxConfig::default()).expect("bubblewrap is installed"))
@@ -47,12 +47,8 @@ async fn all_164_canonical_solutions_pass_in_the_sandbox() {
     let mut failures = Vec::new();
     for c in checks {
         let (id, outcome) = c.await.unwrap();
-        if outcome.verdict != Verdict::Passed {
-            failures.push(format!(
-                "{id}: {} {}",
-                outcome.verdict,
-                outcome.error_line()
-            ));
+        if !outcome.passed() {
+            failures.push(format!("{id}: {} {:?}", outcome.verdict, outcome.reason));
         }
     }
     assert!(failures.is_empty(), "{failures:#?}");
@@ -65,10 +61,10 @@ async fn a_wrong_solution_fails_with_its_assertion() {
     let wrong = "def has_close_elements(numbers, threshold):\n    return False\n";
     let outcome = score_submission(&sandbox(), task, wrong).await.unwrap();
     assert_eq!(outcome.verdict, Verdict::Failed);
+    let reason = outcome.reason.unwrap();
     assert!(
-        outcome.stderr.contains("AssertionError"),
-        "{}",
-        outcome.stderr
+        reason.starts_with("a hidden test failed at line"),
+        "{reason}"
     );
 }
 
@@ -83,8 +79,8 @@ async fn demo_code_after_the_solution_does_not_decide_the_verdict() {
     let outcome = score_submission(&sandbox(), task, &with_demo)
         .await
         .unwrap();
-    assert_eq!(outcome.verdict, Verdict::Passed, "{}", outcome.stderr);
-    assert_eq!(outcome.stdout, "", "the demo print never ran");
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    assert_eq!(outcome.outcome.stdout, "", "the demo print never ran");
 }
 
 #[tokio::test]
@@ -93,17 +89,19 @@ async fn helpers_defined_by_the_prompt_are_available() {
     let task = suite.get("HumanEval/38").unwrap(); // decode_cyclic needs the prompt's encode_cyclic
     let solution = "def decode_cyclic(s: str):\n    return encode_cyclic(encode_cyclic(s))\n";
     let outcome = score_submission(&sandbox(), task, solution).await.unwrap();
-    assert_eq!(outcome.verdict, Verdict::Passed, "{}", outcome.stderr);
-    let program = hidden_check_program(
+    assert_eq!(outcome.verdict, Verdict::Passed, "{outcome:?}");
+    // A candidate's own encode_cyclic does not replace the prompt's in the tests.
+    let redefined = format!("{solution}def encode_cyclic(s: str):\n    return s\n");
+    let check = hidden_check_job(
         task,
         match &task.kind {
             TaskKind::Code(c) => c,
             _ => unreachable!(),
         },
-        solution,
+        &redefined,
     );
-    let direct = sandbox().run(&Job::python(program)).await;
-    assert_eq!(direct.verdict, Verdict::Passed);
+    let direct = check.judge(sandbox().run(&check.job).await);
+    assert_eq!(direct.verdict, Verdict::Failed, "{direct:?}");
 }
 
 #[tokio::test]
@@ -114,12 +112,10 @@ async fn a_solution_without_the_entry_point_is_named() {
         .await
         .unwrap();
     assert_eq!(outcome.verdict, Verdict::Failed);
+    let reason = outcome.reason.unwrap();
     assert!(
-        outcome
-            .error_line()
-            .contains("does not define has_close_elements()"),
-        "{}",
-        outcome.stderr
+        reason.contains("does not define has_close_elements()"),
+        "{reason}"
     );
 }
 

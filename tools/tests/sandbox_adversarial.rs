@@ -234,14 +234,19 @@ async fn segfault_is_killed_by_signal() {
 }
 
 #[tokio::test]
-async fn killing_the_fork_server_is_a_sandbox_error_and_the_pool_recovers() {
+async fn a_job_that_kills_its_fork_server_is_killed_and_the_pool_recovers() {
     let sb = sandbox();
     let o = run(
         &sb,
         "import os, signal\nos.kill(os.getppid(), signal.SIGKILL)\n",
     )
     .await;
-    assert_eq!(o.verdict, Verdict::SandboxError, "{o:?}");
+    assert_eq!(
+        o.verdict,
+        Verdict::Killed,
+        "the job's fault, not the sandbox's: {o:?}"
+    );
+    assert!(o.stderr.contains("killed its sandbox worker"), "{o:?}");
     assert_eq!(run(&sb, "print(2)").await.stdout, "2\n");
 }
 
@@ -264,4 +269,18 @@ async fn concurrent_jobs_on_several_workers() {
         let o = j.await.unwrap();
         assert_eq!(o.stdout.trim(), (i * i).to_string());
     }
+}
+
+#[tokio::test]
+async fn stdin_reaches_the_job_from_no_file_another_process_could_open() {
+    let sb = sandbox();
+    let reads = "import os, sys\nprint(sys.stdin.read().upper())\nprint(os.readlink('/proc/self/fd/0'))\nprint(os.listdir('.'))\n";
+    let o = sb.run(&Job::python(reads).stdin("task data")).await;
+    assert_eq!(o.verdict, Verdict::Passed, "{o:?}");
+    let lines: Vec<&str> = o.stdout.lines().collect();
+    assert_eq!(lines[0], "TASK DATA");
+    assert!(lines[1].starts_with("/memfd:"), "an anonymous file: {o:?}");
+    assert_eq!(lines[2], "[]", "nothing in the job's directory");
+    let without = run(&sb, "import sys\nprint(repr(sys.stdin.read()))").await;
+    assert_eq!(without.stdout, "''\n", "no stdin given: /dev/null");
 }

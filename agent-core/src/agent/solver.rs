@@ -10,15 +10,15 @@
 use super::code::{extract_asserts, extract_code};
 use super::events::{Event, EventSink};
 use super::prompts::{PromptError, Prompts};
-use crate::llm::{ChatModel, ChatRequest, LlmError, Message, UsageTotals};
-use environments::code::score_submission;
+use crate::llm::{ChatModel, ChatRequest, ErrorClass, LlmError, Message, UsageTotals};
+use environments::code::{score_submission, Check};
 use environments::{Action, CodingEnv, Environment, Task, TaskKind};
 use memory::{Filter, MemoryBank, Record, Reflection, Stored};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use std::sync::Arc;
 use std::time::Instant;
-use tools::sandbox::{Sandbox, Verdict};
+use tools::sandbox::Sandbox;
 
 /// Which strategy.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -149,8 +149,11 @@ pub struct TaskResult {
     pub passed_by_trial: Vec<bool>,
     /// Trials actually made.
     pub trials_used: u32,
-    /// Sandbox verdict of the hidden tests on the submission (or `no_code`, `error`).
+    /// Verdict of the hidden tests on the submission (or `no_code`, `error`).
     pub verdict: String,
+    /// Why the submission did not pass, as the check said (never shown to the agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
     /// The submitted code.
     pub submitted_code: Option<String>,
     /// Tokens and cost of this task.
@@ -259,8 +262,10 @@ impl Agent {
 
     /// Works on `task` with the configured strategy and returns its result.
     ///
-    /// A budget running out is returned as an error (the run stops and the task is
-    /// redone on resume); other model errors end the task as failed, with the error.
+    /// Only the agent's own model failure, a prompt too long for the context window, ends
+    /// the task as failed (with the error). Everything else (a budget running out, a server
+    /// that cannot be reached, retries exhausted, bad credentials) is not the agent's doing:
+    /// it is returned as an error, the run stops, and the task is redone on resume.
     pub async fn solve(
         &self,
         task: &Task,
@@ -270,7 +275,7 @@ impl Agent {
         let mut usage = UsageTotals::default();
         match self.solve_inner(task, events, &mut usage, started).await {
             Ok(r) => Ok(r),
-            Err(AgentError::Model(e)) if !matches!(e, LlmError::BudgetExhausted(_)) => {
+            Err(AgentError::Model(e)) if e.class() == ErrorClass::ContextLength => {
                 events.emit(Event::TaskError {
                     task_id: task.id.clone(),
                     message: e.to_string(),
@@ -281,6 +286,7 @@ impl Agent {
                     passed_by_trial: vec![false; self.trials() as usize],
                     trials_used: 0,
                     verdict: "error".into(),
+                    reason: None,
                     submitted_code: None,
                     usage,
                     wall_ms: started.elapsed().as_millis() as u64,
@@ -330,28 +336,30 @@ impl Agent {
 
         let mut passed_by_trial = Vec::with_capacity(trials as usize);
         let mut previous: Option<Attempt> = None;
-        let mut submitted: Option<(u32, Option<String>)> = None;
+        // The trial whose attempt is submitted, its code and the one hidden check of that code.
+        let mut submitted: Option<(u32, String, Check)> = None;
         for trial in 1..=trials {
             let attempt = self
                 .attempt(task, trial, previous.as_ref(), &mut env, usage, events)
                 .await?;
             let last = trial == trials;
             let would_submit = attempt.internal_passed || last;
-            // The attempt a `trial`-trial run would submit: this one.
+            // The attempt a `trial`-trial run would submit: this one. Scored once; a submitted
+            // attempt's result is this same check.
             let hidden = match &attempt.code {
-                Some(code) => {
-                    score_submission(&self.sandbox, task, code).await?.verdict == Verdict::Passed
-                }
-                None => false,
+                Some(code) => Some(score_submission(&self.sandbox, task, code).await?),
+                None => None,
             };
+            let passed = hidden.as_ref().is_some_and(Check::passed);
             events.emit(Event::TrialScore {
                 task_id: task.id.clone(),
                 trial,
-                passed: hidden,
+                passed,
             });
-            passed_by_trial.push(hidden);
+            passed_by_trial.push(passed);
             if would_submit {
-                submitted = Some((trial, attempt.code.clone()));
+                // An attempt without code is only ever the last one: nothing is submitted.
+                submitted = attempt.code.clone().zip(hidden).map(|(c, h)| (trial, c, h));
                 break;
             }
             self.reflect(task, trial, &attempt, usage, events).await?;
@@ -361,23 +369,18 @@ impl Agent {
         let final_pass = *passed_by_trial.last().unwrap_or(&false);
         passed_by_trial.resize(trials as usize, final_pass);
 
-        let (trial, code) = submitted.unwrap_or((trials, None));
-        let (passed, verdict) = match &code {
-            Some(code) => {
+        let (trial, code, passed, verdict, reason) = match submitted {
+            Some((trial, code, check)) => {
                 events.emit(Event::Action {
                     task_id: task.id.clone(),
                     trial,
                     kind: "submit".into(),
                     code: code.clone(),
                 });
-                let step = env.step(&Action::submit(code.clone())).await?;
-                let verdict = step.info["verdict"]
-                    .as_str()
-                    .unwrap_or("unknown")
-                    .to_string();
-                (step.reward >= 1.0, verdict)
+                let verdict = check.verdict.to_string();
+                (trial, Some(code), check.passed(), verdict, check.reason)
             }
-            None => (false, "no_code".to_string()),
+            None => (trials, None, false, "no_code".to_string(), None),
         };
         events.emit(Event::Submission {
             task_id: task.id.clone(),
@@ -391,6 +394,7 @@ impl Agent {
             passed_by_trial,
             trials_used: trial,
             verdict,
+            reason,
             submitted_code: code,
             usage: *usage,
             wall_ms: started.elapsed().as_millis() as u64,

@@ -74,6 +74,14 @@ pub enum RunError {
     /// The agent failed in a way that stops the run.
     #[error(transparent)]
     Agent(#[from] AgentError),
+    /// The run names tasks its suite no longer has.
+    #[error(
+        "the run's suite no longer has {} of its tasks: {}; restore the suite (the same file or \
+         data version) to resume this run",
+        .0.len(),
+        .0.join(", ")
+    )]
+    MissingTasks(Vec<String>),
 }
 
 fn io(context: impl Into<String>) -> impl FnOnce(std::io::Error) -> RunError {
@@ -273,6 +281,15 @@ pub async fn execute(
         results.iter().map(|r| r.task_id.clone()).collect();
     let session = log::next_session(&dir.path.join("events.jsonl"))?;
     let events = Arc::new(EventLog::open(&dir.path.join("events.jsonl"), session)?);
+    let missing: Vec<String> = spec
+        .task_ids
+        .iter()
+        .filter(|id| !tasks.iter().any(|t| &t.id == *id))
+        .cloned()
+        .collect();
+    if !missing.is_empty() {
+        return Err(RunError::MissingTasks(missing));
+    }
     let pending: Vec<Task> = spec
         .task_ids
         .iter()

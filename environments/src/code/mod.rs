@@ -5,17 +5,19 @@
 //! the episode and reports only the verdict: a hidden test's traceback would
 //! reveal its inputs, so it never reaches the agent.
 
+mod check;
 mod examples;
 
+pub use check::{Check, CheckJob, CheckReport};
 pub use examples::{extract as extract_examples, Example};
+
+use check::Tests;
 
 use crate::{Action, EnvError, Environment, Observation, Snapshot, Step, Task, TaskKind};
 use async_trait::async_trait;
 use serde_json::json;
 use std::sync::Arc;
-use tools::sandbox::{Job, Outcome, Sandbox, Verdict};
-
-const CHECK_PROGRAM: &str = include_str!("check.py");
+use tools::sandbox::{Sandbox, Verdict};
 
 /// The hidden tests of a task: source defining `check(candidate)`.
 ///
@@ -53,66 +55,34 @@ pub struct CodeTask {
     pub examples: Vec<Example>,
 }
 
-/// The program that checks `candidate` (a complete solution) against the hidden tests.
-pub fn hidden_check_program(task: &Task, code: &CodeTask, candidate: &str) -> String {
-    program(
+/// The check of `candidate` (a complete solution) against the hidden tests.
+pub fn hidden_check_job(task: &Task, code: &CodeTask, candidate: &str) -> CheckJob {
+    CheckJob::new(
         &task.prompt,
         &code.entry_point,
         candidate,
-        "hidden",
-        code.hidden.source(),
-        &[],
-        &[],
+        Tests::Hidden(code.hidden.source()),
     )
 }
 
-/// The program that runs the internal tests: `examples` (docstring examples) plus `asserts`.
-pub fn internal_check_program(
+/// The check that runs the internal tests: `examples` (docstring examples) plus `asserts`.
+pub fn internal_check_job(
     task: &Task,
     code: &CodeTask,
     candidate: &str,
     examples: &[Example],
     asserts: &[String],
-) -> String {
-    program(
-        &task.prompt,
-        &code.entry_point,
-        candidate,
-        "internal",
-        "",
-        examples,
-        asserts,
-    )
-}
-
-fn program(
-    prompt: &str,
-    entry: &str,
-    candidate: &str,
-    mode: &str,
-    hidden: &str,
-    examples: &[Example],
-    asserts: &[String],
-) -> String {
-    let lit = |s: &str| serde_json::Value::String(s.to_string()).to_string();
-    let pairs: Vec<[&str; 2]> = examples
+) -> CheckJob {
+    let examples = examples
         .iter()
         .map(|e| [e.expr.as_str(), e.expected.as_str()])
         .collect();
-    CHECK_PROGRAM
-        .replace("__PROMPT__", &lit(prompt))
-        .replace("__CANDIDATE__", &lit(candidate))
-        .replace("__ENTRY__", &lit(entry))
-        .replace("__MODE__", &lit(mode))
-        .replace("__HIDDEN__", &lit(hidden))
-        .replace(
-            "__EXAMPLES__",
-            &serde_json::to_string(&pairs).unwrap_or_else(|_| "[]".into()),
-        )
-        .replace(
-            "__ASSERTS__",
-            &serde_json::to_string(asserts).unwrap_or_else(|_| "[]".into()),
-        )
+    CheckJob::new(
+        &task.prompt,
+        &code.entry_point,
+        candidate,
+        Tests::Internal { examples, asserts },
+    )
 }
 
 /// Scores `candidate` on the hidden tests (for a finished attempt only).
@@ -120,11 +90,9 @@ pub async fn score_submission(
     sandbox: &Sandbox,
     task: &Task,
     candidate: &str,
-) -> Result<Outcome, EnvError> {
-    let code = code_task(task)?;
-    let mut job = Job::python(hidden_check_program(task, code, candidate));
-    job.filename = "check.py".into();
-    Ok(sandbox.run(&job).await)
+) -> Result<Check, EnvError> {
+    let check = hidden_check_job(task, code_task(task)?, candidate);
+    Ok(check.judge(sandbox.run(&check.job).await))
 }
 
 fn code_task(task: &Task) -> Result<&CodeTask, EnvError> {
@@ -176,32 +144,30 @@ impl CodingEnv {
     }
 }
 
-/// Feedback text from an internal-test outcome.
-fn internal_feedback(outcome: &Outcome, timeout_hint: f64) -> String {
-    match outcome.verdict {
-        Verdict::Passed | Verdict::Failed if outcome.stdout.contains("internal tests passed") => {
-            let mut text = outcome.stdout.trim().to_string();
-            if outcome.verdict == Verdict::Failed && !outcome.stderr.trim().is_empty() {
-                text.push('\n');
-                text.push_str(outcome.stderr.trim());
+/// Feedback text from an internal-test check.
+fn internal_feedback(check: &Check, timeout_hint: f64) -> String {
+    let reason = check.reason.as_deref().unwrap_or("");
+    match (&check.report, check.verdict) {
+        (Some(r), _) if !r.loaded => format!("the solution failed before its tests ran:\n{reason}"),
+        (Some(r), Verdict::Passed | Verdict::Failed) => {
+            let mut lines = vec![format!("{}/{} internal tests passed", r.passed, r.tests)];
+            if r.skipped > 0 {
+                lines.push(format!(
+                    "({} docstring example(s) could not be read as Python and were skipped)",
+                    r.skipped
+                ));
             }
-            text
+            lines.extend(r.failures.iter().map(|f| format!("FAILED: {f}")));
+            lines.join("\n")
         }
-        Verdict::Failed => format!(
-            "the solution failed before its tests ran:\n{}",
-            outcome.stderr.trim()
-        ),
-        Verdict::Timeout => {
+        (_, Verdict::Timeout) => {
             format!("the tests did not finish within {timeout_hint} s (an infinite loop?)")
         }
-        Verdict::Memory => "the solution ran out of memory".into(),
-        Verdict::OutputLimit => "the solution printed too much output".into(),
-        Verdict::Killed => format!(
-            "the solution crashed (signal {})",
-            outcome.signal.unwrap_or(0)
-        ),
-        Verdict::SandboxError => format!("the sandbox failed: {}", outcome.stderr.trim()),
-        Verdict::Passed => outcome.stdout.trim().to_string(),
+        (_, Verdict::Memory) => "the solution ran out of memory".into(),
+        (_, Verdict::OutputLimit) => "the solution printed too much output".into(),
+        (_, Verdict::Killed) => format!("the solution crashed: {reason}"),
+        (_, Verdict::SandboxError) => format!("the sandbox failed: {reason}"),
+        (None, _) => format!("the tests did not run to their end: {reason}"),
     }
 }
 
@@ -229,44 +195,37 @@ impl Environment for CodingEnv {
                 } else {
                     &[]
                 };
-                let program =
-                    internal_check_program(task, code, &action.content, examples, &self.asserts);
-                let mut job = Job::python(program);
-                job.filename = "internal_tests.py".into();
-                let outcome = self.sandbox.run(&job).await;
-                // The first line reads "PASSED/TOTAL internal tests passed".
-                let (passed, total) = outcome
-                    .stdout
-                    .lines()
-                    .next()
-                    .and_then(|l| l.split_whitespace().next())
-                    .and_then(|frac| frac.split_once('/'))
-                    .and_then(|(p, t)| Some((p.parse::<usize>().ok()?, t.parse::<usize>().ok()?)))
+                let check =
+                    internal_check_job(task, code, &action.content, examples, &self.asserts);
+                let check = check.judge(self.sandbox.run(&check.job).await);
+                let (passed, total) = check
+                    .report
+                    .as_ref()
+                    .map(|r| (r.passed, r.tests))
                     .unwrap_or((0, examples.len() + self.asserts.len()));
                 let reward = if total == 0 {
                     0.0
                 } else {
                     passed as f64 / total as f64
                 };
-                let text = internal_feedback(&outcome, self.sandbox.config().timeout_secs);
+                let text = internal_feedback(&check, self.sandbox.config().timeout_secs);
                 Ok(Step {
                     observation: Observation::text(text),
                     reward,
                     done: false,
-                    info: json!({"verdict": outcome.verdict, "internal_tests": total, "passed": passed}),
+                    info: json!({"verdict": check.verdict, "internal_tests": total, "passed": passed}),
                 })
             }
             "submit" => {
                 let task = task.clone();
-                let outcome = score_submission(&self.sandbox, &task, &action.content).await?;
+                let check = score_submission(&self.sandbox, &task, &action.content).await?;
                 self.submitted = true;
-                let passed = outcome.verdict == Verdict::Passed;
                 Ok(Step {
                     observation: Observation::text("submitted"),
-                    reward: if passed { 1.0 } else { 0.0 },
+                    reward: if check.passed() { 1.0 } else { 0.0 },
                     done: true,
                     // The verdict only: the hidden tests' output stays out of reach.
-                    info: json!({"verdict": outcome.verdict, "duration_ms": outcome.duration_ms}),
+                    info: json!({"verdict": check.verdict, "duration_ms": check.outcome.duration_ms}),
                 })
             }
             other => Err(EnvError::Usage(format!(

@@ -2,7 +2,7 @@
 #
 # Protocol: one JSON request per line on stdin, one JSON reply per line on stdout.
 # Request:  {"code": str, "filename": str, "timeout_s": float, "cpu_s": int,
-#            "memory_mb": int, "max_output": int, "file_size_mb": int}
+#            "memory_mb": int, "max_output": int, "file_size_mb": int, "stdin": str|null}
 # Reply:    {"exit_code": int|null, "signal": int|null, "timed_out": bool,
 #            "stdout_truncated": bool, "stderr_truncated": bool,
 #            "stdout": str, "stderr": str, "duration_ms": float}
@@ -36,12 +36,24 @@ _SCRATCH = sys.argv[1] if len(sys.argv) > 1 else "/tmp"
 _OWN_PIDNS = len(sys.argv) > 2 and sys.argv[2] == "1" and _SELF <= 3
 
 
-def _child(req, workdir, out_w, err_w):
+def _stdin_fd(text):
+    """The job's stdin: an anonymous in-memory file (no path anyone else could open), or /dev/null."""
+    if text is None:
+        return None
+    fd = os.memfd_create("stdin")
+    view = memoryview(text.encode("utf-8"))
+    while view:
+        view = view[os.write(fd, view):]
+    os.lseek(fd, 0, os.SEEK_SET)
+    return fd
+
+
+def _child(req, workdir, out_w, err_w, in_fd):
     status = 1
     try:
         os.setsid()
         os.chdir(workdir)
-        os.dup2(_devnull, 0)
+        os.dup2(_devnull if in_fd is None else in_fd, 0)
         os.dup2(out_w, 1)
         os.dup2(err_w, 2)
         os.closerange(3, _MAXFD)
@@ -145,11 +157,14 @@ def _run(req, seq):
     started = time.monotonic()
     deadline = started + float(req["timeout_s"])
     cap = int(req["max_output"])
+    in_fd = _stdin_fd(req.get("stdin"))
     pid = os.fork()
     if pid == 0:
-        _child(req, workdir, out_w, err_w)
+        _child(req, workdir, out_w, err_w, in_fd)
     os.close(out_w)
     os.close(err_w)
+    if in_fd is not None:
+        os.close(in_fd)
     bufs = {out_r: bytearray(), err_r: bytearray()}
     truncated = {out_r: False, err_r: False}
     open_fds = [out_r, err_r]

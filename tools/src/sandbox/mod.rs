@@ -114,6 +114,8 @@ pub struct Job {
     pub timeout: Option<Duration>,
     /// Overrides the configured memory limit (MiB).
     pub memory_mb: Option<u64>,
+    /// What the job reads on stdin (an anonymous in-memory file); `None`: `/dev/null`.
+    pub stdin: Option<String>,
 }
 
 impl Job {
@@ -133,6 +135,11 @@ impl Job {
     /// Sets the memory limit.
     pub fn memory_mb(mut self, mb: u64) -> Self {
         self.memory_mb = Some(mb);
+        self
+    }
+    /// Sets what the job reads on stdin.
+    pub fn stdin(mut self, input: impl Into<String>) -> Self {
+        self.stdin = Some(input.into());
         self
     }
 }

@@ -166,6 +166,7 @@ impl Sandbox {
             "memory_mb": job.memory_mb.unwrap_or(self.config.memory_mb),
             "max_output": self.config.max_output_bytes,
             "file_size_mb": self.config.file_size_mb,
+            "stdin": job.stdin,
         });
         let mut line = request.to_string();
         line.push('\n');
@@ -180,11 +181,17 @@ impl Sandbox {
         let reply = match result {
             Ok(Ok((n, reply))) if n > 0 => reply,
             Ok(Ok(_)) | Ok(Err(_)) => {
-                // The worker died (the job may have killed it); replace it next time.
+                // The worker answered the job before and dies only during it: the job killed
+                // it (it runs as the worker's uid). The job's fault; the worker is replaced.
                 let status = self.retire(slot).await;
-                return Outcome::sandbox_error(format!(
-                    "sandbox worker exited during the job ({status})"
-                ));
+                return Outcome {
+                    verdict: super::Verdict::Killed,
+                    exit_code: None,
+                    signal: None,
+                    stdout: String::new(),
+                    stderr: format!("the job killed its sandbox worker ({status})"),
+                    duration_ms: 0.0,
+                };
             }
             Err(_) => {
                 self.retire(slot).await;
