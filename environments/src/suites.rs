@@ -111,17 +111,27 @@ fn shared_data_candidates() -> Vec<PathBuf> {
 
 /// Puts the MBPP data in `data_dir/data`, copied from `shared/data`.
 pub fn ensure_mbpp(data_dir: &Path) -> Result<PathBuf, EnvError> {
+    ensure_mbpp_from(data_dir, &shared_data_candidates())
+}
+
+fn ensure_mbpp_from(data_dir: &Path, candidates: &[PathBuf]) -> Result<PathBuf, EnvError> {
     let dir = data_dir.join("data");
     let target = dir.join(MBPP_FILE);
     if target.exists() {
         return Ok(target);
     }
-    let candidates = shared_data_candidates();
     let source = candidates.iter().map(|d| d.join(MBPP_FILE)).find(|p| p.is_file()).ok_or_else(|| {
         let tried: Vec<String> = candidates.iter().map(|d| d.display().to_string()).collect();
         EnvError::Data(format!(
-            "{MBPP_FILE} not found (no registry ships MBPP); looked in {}; set MNEME_SHARED_DATA to its folder",
-            tried.join(", ")
+            "MBPP is not on this machine: {MBPP_FILE} was found neither in {} nor in {}. It holds \
+             the 397 MBPP problems (Austin et al. 2021, CC-BY-4.0) in MultiPL-E's typed Python form \
+             (Cassano et al. 2022, MIT), one HumanEval-shaped JSON object a line, as the Reflexion \
+             paper's MBPP runs use; no package registry ships it. Get the MBPP Python prompts of \
+             MultiPL-E (nuprl/MultiPL-E), save them as {MBPP_FILE} in {}, or set \
+             MNEME_SHARED_DATA to the folder that holds the file",
+            dir.display(),
+            tried.join(", "),
+            dir.display()
         ))
     })?;
     let bytes = std::fs::read(&source).map_err(|e| EnvError::Io {
@@ -282,6 +292,24 @@ mod tests {
         ];
         for (text, want) in cases {
             let e = parse_jsonl(&text, "x.jsonl", "x").unwrap_err().to_string();
+            assert!(e.contains(want), "{e} should mention {want}");
+        }
+    }
+
+    #[test]
+    fn missing_mbpp_data_says_where_it_looked_and_how_to_get_it() {
+        let data = tempfile::tempdir().unwrap();
+        let empty = tempfile::tempdir().unwrap();
+        let e = ensure_mbpp_from(data.path(), &[empty.path().to_path_buf()])
+            .unwrap_err()
+            .to_string();
+        for want in [
+            "MBPP is not on this machine",
+            &empty.path().display().to_string(),
+            &data.path().join("data").display().to_string(),
+            "MultiPL-E",
+            "MNEME_SHARED_DATA",
+        ] {
             assert!(e.contains(want), "{e} should mention {want}");
         }
     }

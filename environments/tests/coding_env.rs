@@ -209,6 +209,10 @@ async fn most_humaneval_prompts_yield_docstring_examples() {
 }
 
 #[test]
+#[cfg_attr(
+    not(mbpp_data),
+    ignore = "needs the MBPP data, which no registry ships: set MNEME_SHARED_DATA to its folder"
+)]
 fn mbpp_loads_from_shared_data() {
     let suite = load_suite("mbpp", &tools::default_data_dir()).expect("MBPP data from shared/data");
     assert_eq!(suite.tasks().len(), 397);

@@ -4,6 +4,7 @@
 pub mod commands;
 pub mod config;
 pub mod local;
+pub mod preflight;
 pub mod report;
 pub mod runner;
 pub mod telemetry;

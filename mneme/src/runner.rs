@@ -4,7 +4,7 @@
 use crate::config::Config;
 use crate::local::catalog;
 use agent_core::agent::{Agent, Prompts, StrategyKind};
-use agent_core::llm::{build_chat_stack, CacheMode, Ledger, ResponseCache};
+use agent_core::llm::{build_chat_stack, CacheMode, Ledger, ResponseCache, UsageTotals};
 use agent_core::run::{execute, RunDir, RunSpec, Summary};
 use anyhow::Context;
 use environments::{load_suite, TaskSuite};
@@ -100,9 +100,13 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         .run_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+    // Everything that can fail before the first task (a missing sandbox, the server's build,
+    // the memory store) happens before the run directory exists: a run that could not start
+    // leaves nothing behind.
+    let prepared = prepare(&config, &spec, UsageTotals::default()).await?;
     let dir = RunDir::create(&path, &spec, &config.to_toml())?;
     eprintln!("mneme: run {} in {}", spec.run_id, dir.path().display());
-    execute_run(&dir, &spec, &config).await
+    execute_prepared(&dir, &spec, prepared, 0).await
 }
 
 /// `mneme resume RUN_DIR`: the stored configuration (plus `MNEME_*` overrides, e.g. a larger budget).
@@ -119,14 +123,18 @@ pub async fn resume(path: &Path) -> anyhow::Result<()> {
     execute_run(&dir, &spec, &config).await
 }
 
-async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::Result<()> {
+/// What a run needs to start its tasks: the agent (model stack, sandbox, memory) and the suite.
+struct Prepared {
+    agent: Arc<Agent>,
+    suite: environments::Suite,
+}
+
+/// Checks the machine, starts the local server (building it the first time), and opens the
+/// sandbox, memory and suite. `spent` is what earlier sessions of the run used of the budget.
+async fn prepare(config: &Config, spec: &RunSpec, spent: UsageTotals) -> anyhow::Result<Prepared> {
+    crate::preflight::check_run(config, None)?;
     if config.uses_local_server() && config.local.autostart {
         crate::wiring::ensure_local_server(config, None).await?;
-    }
-    let previous = dir.results()?;
-    let mut spent = agent_core::llm::UsageTotals::default();
-    for r in &previous {
-        spent.merge(&r.usage);
     }
     let cache = (config.cache.mode != CacheMode::Off)
         .then(|| ResponseCache::new(config.cache_dir(), config.cache.mode));
@@ -146,7 +154,27 @@ async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::R
         spec.agent.clone(),
         &spec.run_id,
     ));
+    Ok(Prepared { agent, suite })
+}
 
+async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::Result<()> {
+    let previous = dir.results()?;
+    let mut spent = UsageTotals::default();
+    for r in &previous {
+        spent.merge(&r.usage);
+    }
+    let prepared = prepare(config, spec, spent).await?;
+    execute_prepared(dir, spec, prepared, previous.len()).await
+}
+
+/// Runs the unfinished tasks with a progress bar; Ctrl-C stops after the tasks in flight.
+async fn execute_prepared(
+    dir: &RunDir,
+    spec: &RunSpec,
+    prepared: Prepared,
+    finished_before: usize,
+) -> anyhow::Result<()> {
+    let Prepared { agent, suite } = prepared;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -167,7 +195,7 @@ async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::R
         )
         .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
     );
-    bar.set_position(previous.len() as u64);
+    bar.set_position(finished_before as u64);
     let started = std::time::Instant::now();
     let summary: Summary = execute(dir, spec, agent, suite.tasks().to_vec(), stop, |_, all| {
         let passed = all.iter().filter(|r| r.passed).count();

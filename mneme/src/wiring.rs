@@ -23,9 +23,16 @@ pub async fn ensure_local_server(
 ) -> anyhow::Result<ServerSpec> {
     let spec = local_spec(config, model)?;
     let data = DataDir::new(config.data_dir());
-    let nothing_there = local::server::probe(&spec.base_url(), local::server::QUICK_PROBE).await
-        == local::server::Probe::Down;
-    if nothing_there {
+    use local::server::Probe;
+    let probe = local::server::probe(&spec.base_url(), local::server::QUICK_PROBE).await;
+    // Down: a server is to be started; serving another model: the one mneme started may be
+    // replaced by one serving this model. Either way its files must be there first.
+    let needs_files = match &probe {
+        Probe::Down => true,
+        Probe::Serving(models) => !models.iter().any(|m| m == spec.model.alias),
+        Probe::Busy | Probe::Unusable(_) => false,
+    };
+    if needs_files {
         let (d, m) = (data.clone(), spec.model);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             local::ensure_venv(&d)?;

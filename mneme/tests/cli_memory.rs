@@ -36,14 +36,15 @@ fn import_stats_search_export_compact() {
     std::fs::write(&input, RECORDS).unwrap();
     let (ok, out, err) = mneme(&store, &["memory", "import", input.to_str().unwrap()]);
     assert!(ok, "{err}");
-    assert!(out.contains("imported 3 records"), "{out}");
+    assert_eq!(
+        out.trim(),
+        format!("imported 3 records from {}", input.display()),
+        "{out}"
+    );
 
     let (ok, out, err) = mneme(&store, &["memory", "stats"]);
     assert!(ok, "{err}");
-    assert!(
-        out.contains("reflections: 1") && out.contains("skills: 1") && out.contains("insights: 1"),
-        "{out}"
-    );
+    assert_eq!(counts(&out), [1, 1, 1], "{out}");
 
     let (ok, out, err) = mneme(
         &store,
@@ -80,10 +81,7 @@ fn import_stats_search_export_compact() {
     let (ok, _, err) = mneme(&store, &["memory", "import", export.to_str().unwrap()]);
     assert!(ok, "{err}");
     let (_, out, _) = mneme(&store, &["memory", "stats"]);
-    assert!(
-        out.contains("reflections: 1") && out.contains("skills: 1"),
-        "{out}"
-    );
+    assert_eq!(counts(&out), [1, 1, 1], "{out}");
 
     let (ok, out, err) = mneme(&store, &["memory", "compact"]);
     assert!(ok && out.contains("compacted"), "{out}{err}");
@@ -92,4 +90,20 @@ fn import_stats_search_export_compact() {
     std::fs::write(&bad, "{\"record\": {\"kind\": \"nonsense\"}}\n").unwrap();
     let (ok, _, err) = mneme(&store, &["memory", "import", bad.to_str().unwrap()]);
     assert!(!ok && err.contains("import line 1"), "{err}");
+}
+
+/// The record counts `mneme memory stats` prints: reflections, skills, insights (whole values).
+fn counts(stats: &str) -> [u64; 3] {
+    ["reflections", "skills", "insights"].map(|kind| {
+        stats
+            .lines()
+            .find_map(|l| {
+                l.strip_prefix(kind)?
+                    .strip_prefix(": ")?
+                    .trim()
+                    .parse()
+                    .ok()
+            })
+            .unwrap_or_else(|| panic!("no `{kind}: N` line in {stats}"))
+    })
 }

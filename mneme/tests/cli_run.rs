@@ -114,7 +114,21 @@ fn three_humaneval_tasks_with_the_real_local_model() {
     for kind in ["model_call", "evaluation", "submission", "trial_score"] {
         assert!(events.iter().any(|e| e["type"] == kind), "no {kind} event");
     }
-    // Every submitted result matches a submission event; nothing of the hidden tests reached a prompt.
+    // Every result matches the submission event of its task: same trial, verdict and outcome.
+    for r in &results {
+        let submissions: Vec<_> = events
+            .iter()
+            .filter(|e| e["type"] == "submission" && e["task_id"] == r["task_id"])
+            .collect();
+        assert_eq!(submissions.len(), 1, "one submission of {}", r["task_id"]);
+        let e = submissions[0];
+        assert_eq!(
+            (&e["trial"], &e["verdict"], &e["passed"]),
+            (&r["trials_used"], &r["verdict"], &r["passed"]),
+            "{e} vs {r}"
+        );
+    }
+    // Nothing of the hidden tests reached a prompt.
     for e in events.iter().filter(|e| e["type"] == "model_call") {
         let text = e["messages"].to_string();
         assert!(
@@ -142,6 +156,36 @@ fn three_humaneval_tasks_with_the_real_local_model() {
     assert_eq!(html.matches("<svg").count(), 3, "three inline charts");
     assert!(html.contains("pass@1 by trial") && html.contains("submissions by verdict"));
     assert!(!html.contains("src=\"http"), "self-contained");
+}
+
+#[test]
+#[cfg_attr(
+    not(chromium),
+    ignore = "needs headless Chromium (apt-get install chromium; scripts/setup --tests installs it)"
+)]
+fn the_report_renders_in_headless_chromium() {
+    let env = Env::new();
+    let args = [
+        "run",
+        "humaneval",
+        "--limit",
+        "2",
+        "--model",
+        "smollm2-135m",
+    ];
+    let out = env.run(&[&args[..], &["--run-dir", "r"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let dir = env.path("r");
+    let out = env.run(&["report", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     screenshot(&dir.join("report.html"), &dir.join("report.png"));
 }
 
@@ -187,13 +231,19 @@ fn screenshot(html: &Path, png: &Path) {
 }
 
 fn wait_for_results(path: &Path, n: usize, child: &mut Child, limit: Duration) {
+    wait_for(|| lines_count(path) >= n, child, limit);
+}
+
+/// Polls `done` until it holds; the run exiting first, or `limit` (a generous bound for a
+/// stuck run, not a measurement) passing, fails the test.
+fn wait_for(mut done: impl FnMut() -> bool, child: &mut Child, limit: Duration) {
     let started = Instant::now();
-    while lines_count(path) < n {
+    while !done() {
         if let Some(status) = child.try_wait().unwrap() {
             panic!("mneme run exited early ({status})");
         }
-        assert!(started.elapsed() < limit, "no result within {limit:?}");
-        std::thread::sleep(Duration::from_millis(200));
+        assert!(started.elapsed() < limit, "not reached within {limit:?}");
+        std::thread::sleep(Duration::from_millis(100));
     }
 }
 
@@ -229,8 +279,20 @@ fn a_run_killed_with_sigkill_resumes_without_loss_or_duplication() {
         &mut child,
         Duration::from_secs(600),
     );
-    // Let it get into the next task, then pull the plug.
-    std::thread::sleep(Duration::from_millis(1500));
+    // Pull the plug once it is working on a task that has no result yet.
+    wait_for(
+        || {
+            let finished: Vec<_> = lines(&dir.join("results.jsonl"))
+                .iter()
+                .map(|r| r["task_id"].clone())
+                .collect();
+            lines(&dir.join("events.jsonl"))
+                .iter()
+                .any(|e| e["type"] == "model_call" && !finished.contains(&e["task_id"]))
+        },
+        &mut child,
+        Duration::from_secs(600),
+    );
     child.kill().unwrap();
     child.wait().unwrap();
     let before = lines_count(&dir.join("results.jsonl"));
@@ -268,11 +330,13 @@ fn a_run_killed_with_sigkill_resumes_without_loss_or_duplication() {
         .collect();
     let stats = env.run(&["memory", "stats"]);
     let stats = String::from_utf8_lossy(&stats.stdout);
-    assert!(
-        stats.contains(&format!("reflections: {}", reflections.len())),
-        "{stats} vs {} distinct",
-        reflections.len()
-    );
+    let stored = stats.lines().find_map(|l| {
+        l.strip_prefix("reflections: ")?
+            .trim()
+            .parse::<usize>()
+            .ok()
+    });
+    assert_eq!(stored, Some(reflections.len()), "{stats}");
 
     // The same run uninterrupted (answers from the response cache) reports the same outcome.
     let out = env.run(&[&args[..], &["--run-dir", "whole"]].concat());

@@ -95,3 +95,32 @@ fn tasks_list_shows_humaneval() {
     let (ok, _, stderr) = mneme(&["tasks", "list", "nonsense"]);
     assert!(!ok && stderr.contains("unknown suite"), "{stderr}");
 }
+
+#[test]
+fn a_run_that_cannot_sandbox_stops_at_once_naming_the_fix_and_leaves_no_run_directory() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_mneme"))
+        .args(["run", "humaneval", "--limit", "1"])
+        .current_dir(dir.path())
+        .env("MNEME_SANDBOX__BWRAP", "/nonexistent/bwrap")
+        // A port nothing listens on: were the check made after the server's set-up, this
+        // run would try to start one.
+        .env("MNEME_LOCAL__PORT", "9")
+        .env("MNEME_MODEL__BASE_URL", "http://127.0.0.1:9/v1")
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("/nonexistent/bwrap") && stderr.contains("apt-get install -y bubblewrap"),
+        "{stderr}"
+    );
+    assert!(
+        !stderr.contains("starting the local model server"),
+        "{stderr}"
+    );
+    assert!(
+        !dir.path().join("runs").exists(),
+        "no run directory for a run that never started"
+    );
+}
