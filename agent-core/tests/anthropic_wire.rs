@@ -204,7 +204,7 @@ async fn timeout_is_transient() {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(ok_body("late"))
-                .set_delay(Duration::from_secs(3)),
+                .set_delay(Duration::from_secs(3600)), // never, within the test
         )
         .mount(&server)
         .await;

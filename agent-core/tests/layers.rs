@@ -164,3 +164,85 @@ async fn cache_hits_cost_nothing() {
     let totals = ledger.totals();
     assert_eq!((totals.calls, totals.cached_calls), (2, 1));
 }
+
+/// Refuses the first `storm` calls with 429 (wait 0) and answers the rest, noting on tokio's
+/// clock when each call arrived.
+struct Storm {
+    storm: usize,
+    arrivals: std::sync::Mutex<Vec<tokio::time::Instant>>,
+}
+
+#[async_trait::async_trait]
+impl ChatModel for Storm {
+    async fn chat(&self, _: &ChatRequest) -> Result<agent_core::llm::ChatResponse, LlmError> {
+        let arrived = {
+            let mut arrivals = self.arrivals.lock().unwrap();
+            arrivals.push(tokio::time::Instant::now());
+            arrivals.len()
+        };
+        if arrived <= self.storm {
+            return Err(LlmError::RateLimited {
+                provider: "storm".into(),
+                message: "rate limit reached".into(),
+                retry_after: Some(std::time::Duration::ZERO),
+            });
+        }
+        ScriptedModel::answering(&["ok"]).chat(&greedy("q")).await
+    }
+    fn model(&self) -> &str {
+        "storm"
+    }
+    fn provider(&self) -> &str {
+        "storm"
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_429_storm_is_absorbed_within_the_configured_rate() {
+    use agent_core::llm::{Limited, LimitsConfig, RetryPolicy, Retrying};
+    use std::time::Duration;
+    let storm = Arc::new(Storm {
+        storm: 30,
+        arrivals: Default::default(),
+    });
+    // 1200 requests a minute = one every 50 ms, no burst. Every attempt takes a permit,
+    // retries included.
+    let limits = LimitsConfig {
+        max_concurrent: 8,
+        requests_per_minute: Some(1200),
+        ..Default::default()
+    };
+    let policy = RetryPolicy {
+        max_retries: 40,
+        initial_backoff: Duration::from_millis(10),
+        max_backoff: Duration::from_millis(50),
+        multiplier: 2.0,
+        jitter: 0.2,
+        max_retry_after: Duration::from_secs(5),
+    };
+    let model = Arc::new(Retrying::new(
+        Limited::new(storm.clone(), &limits).unwrap(),
+        policy,
+    ));
+    let calls: Vec<_> = (0..12)
+        .map(|_| {
+            let model = model.clone();
+            tokio::spawn(async move { model.chat(&greedy("q")).await })
+        })
+        .collect();
+    for call in calls {
+        let response = call.await.unwrap().expect("every call succeeds");
+        assert_eq!(response.text(), "ok");
+    }
+    let arrivals = storm.arrivals.lock().unwrap().clone();
+    assert_eq!(arrivals.len(), 42, "30 refused attempts plus 12 successes");
+    // On tokio's (paused, so exact) clock, no two attempts are closer than the rate allows.
+    for pair in arrivals.windows(2) {
+        let gap = pair[1] - pair[0];
+        assert!(
+            gap >= Duration::from_millis(50),
+            "attempts {gap:?} apart at 1200/min"
+        );
+    }
+    assert_eq!(model.stats().snapshot().retries, 30);
+}

@@ -1,15 +1,14 @@
 //! Wire-format tests of the OpenAI-compatible provider against a mock HTTP server.
 
 use agent_core::llm::{
-    ChatModel, ChatRequest, ErrorClass, Limited, LimitsConfig, LlmError, Message, OpenAiCompatible,
-    OpenAiEmbeddings, RetryPolicy, Retrying,
+    ChatModel, ChatRequest, ErrorClass, LlmError, Message, OpenAiCompatible, OpenAiEmbeddings,
+    RetryPolicy, Retrying,
 };
 use secrecy::SecretString;
 use serde_json::json;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 use wiremock::matchers::{body_partial_json, header, method, path};
-use wiremock::{Mock, MockServer, Request, Respond, ResponseTemplate};
+use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn ok_body(text: &str) -> serde_json::Value {
     json!({
@@ -24,6 +23,11 @@ fn ok_body(text: &str) -> serde_json::Value {
 fn client(server: &MockServer, timeout: Duration) -> OpenAiCompatible {
     OpenAiCompatible::new(format!("{}/v1", server.uri()), "test-model", None, timeout).unwrap()
 }
+
+/// A client timeout, and a server "delay" that outlasts any test: the late answer never comes
+/// while the on-time one has the whole timeout to arrive, however loaded the machine.
+const TIMEOUT: Duration = Duration::from_secs(2);
+const NEVER: Duration = Duration::from_secs(3600);
 
 fn fast_retries() -> RetryPolicy {
     RetryPolicy {
@@ -198,7 +202,7 @@ async fn timeout_is_transient_and_retried() {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(ok_body("late"))
-                .set_delay(Duration::from_secs(3)),
+                .set_delay(NEVER),
         )
         .up_to_n_times(1)
         .mount(&server)
@@ -207,7 +211,7 @@ async fn timeout_is_transient_and_retried() {
         .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("on time")))
         .mount(&server)
         .await;
-    let model = Retrying::new(client(&server, Duration::from_millis(300)), fast_retries());
+    let model = Retrying::new(client(&server, TIMEOUT), fast_retries());
     let response = model.chat(&hello()).await.unwrap();
     assert_eq!(response.text(), "on time");
     assert_eq!(model.stats().snapshot().retries, 1);
@@ -220,16 +224,13 @@ async fn timeout_error_names_the_timeout() {
         .respond_with(
             ResponseTemplate::new(200)
                 .set_body_json(ok_body("late"))
-                .set_delay(Duration::from_secs(3)),
+                .set_delay(NEVER),
         )
         .mount(&server)
         .await;
-    let err = client(&server, Duration::from_millis(200))
-        .chat(&hello())
-        .await
-        .unwrap_err();
+    let err = client(&server, TIMEOUT).chat(&hello()).await.unwrap_err();
     assert!(matches!(err, LlmError::Timeout { .. }), "{err}");
-    assert!(err.to_string().contains("200ms"), "{err}");
+    assert!(err.to_string().contains("2s"), "{err}");
 }
 
 #[tokio::test]
@@ -398,77 +399,6 @@ async fn retries_give_up_after_the_configured_count() {
     );
     assert!(err.to_string().contains("overloaded"));
     assert_eq!(model.stats().snapshot().gave_up, 1);
-}
-
-/// Answers 429 to the first `storm` requests and 200 afterwards, recording when each arrived.
-struct Storm {
-    storm: usize,
-    arrivals: Arc<Mutex<Vec<Instant>>>,
-}
-
-impl Respond for Storm {
-    fn respond(&self, _: &Request) -> ResponseTemplate {
-        let mut arrivals = self.arrivals.lock().unwrap();
-        arrivals.push(Instant::now());
-        if arrivals.len() <= self.storm {
-            ResponseTemplate::new(429)
-                .insert_header("retry-after", "0")
-                .set_body_json(json!({"error": {"message": "rate limit reached"}}))
-        } else {
-            ResponseTemplate::new(200).set_body_json(ok_body("ok"))
-        }
-    }
-}
-
-#[tokio::test]
-async fn a_429_storm_is_absorbed_within_the_configured_rate() {
-    let server = MockServer::start().await;
-    let arrivals = Arc::new(Mutex::new(Vec::new()));
-    Mock::given(method("POST"))
-        .respond_with(Storm {
-            storm: 30,
-            arrivals: arrivals.clone(),
-        })
-        .mount(&server)
-        .await;
-    // 1200 requests a minute = one every 50 ms, no burst.
-    let limits = LimitsConfig {
-        max_concurrent: 8,
-        requests_per_minute: Some(1200),
-        ..Default::default()
-    };
-    let limited = Limited::new(client(&server, Duration::from_secs(5)), &limits).unwrap();
-    let policy = RetryPolicy {
-        max_retries: 40,
-        ..fast_retries()
-    };
-    let model = Arc::new(Retrying::new(limited, policy));
-    let calls: Vec<_> = (0..12)
-        .map(|_| {
-            let model = model.clone();
-            tokio::spawn(async move { model.chat(&hello()).await })
-        })
-        .collect();
-    for call in calls {
-        assert_eq!(
-            call.await.unwrap().expect("every call succeeds").text(),
-            "ok"
-        );
-    }
-    let arrivals = arrivals.lock().unwrap().clone();
-    assert_eq!(arrivals.len(), 42, "30 refused attempts plus 12 successes");
-    // GCRA with no burst spaces permits 50 ms apart: any window of 1 s holds at most
-    // 21 permits. Requests can bunch a little in transit, so allow 2 more.
-    for (i, start) in arrivals.iter().enumerate() {
-        let in_window = arrivals[i..]
-            .iter()
-            .take_while(|t| t.duration_since(*start) < Duration::from_secs(1))
-            .count();
-        assert!(
-            in_window <= 23,
-            "{in_window} requests within one second at 1200/min"
-        );
-    }
 }
 
 #[tokio::test]

@@ -1,14 +1,13 @@
 //! Retries driven by error class.
 //!
 //! Transient errors (429, 5xx, timeouts, resets, cut-off bodies) are retried
-//! with exponential backoff and jitter (the schedule comes from the `backoff`
-//! crate); a `Retry-After` from the provider replaces the computed delay.
+//! with exponential backoff and jitter (the exponential schedule comes from the
+//! `backon` crate); a `Retry-After` from the provider replaces the computed delay.
 //! Permanent and context-length errors return at once.
 
 use crate::llm::{ChatModel, ChatRequest, ChatResponse, LlmError, RetryConfig};
 use async_trait::async_trait;
-use backoff::backoff::Backoff;
-use backoff::ExponentialBackoff;
+use backon::{BackoffBuilder, ExponentialBuilder};
 use serde::{Deserialize, Serialize};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
@@ -38,16 +37,17 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn schedule(&self) -> ExponentialBackoff {
-        ExponentialBackoff {
-            current_interval: self.initial_backoff,
-            initial_interval: self.initial_backoff,
-            randomization_factor: self.jitter.clamp(0.0, 1.0),
-            multiplier: self.multiplier.max(1.0),
-            max_interval: self.max_backoff,
-            max_elapsed_time: None,
-            ..ExponentialBackoff::default()
-        }
+    /// The delays between attempts: exponential, capped, each scaled by a random factor
+    /// in `[1 - jitter, 1 + jitter]`.
+    fn schedule(&self) -> impl Iterator<Item = Duration> {
+        let exponential = ExponentialBuilder::new()
+            .with_min_delay(self.initial_backoff)
+            .with_max_delay(self.max_backoff)
+            .with_factor(self.multiplier.max(1.0) as f32)
+            .without_max_times()
+            .build();
+        let jitter = self.jitter.clamp(0.0, 1.0);
+        exponential.map(move |delay| delay.mul_f64(1.0 + jitter * (2.0 * fastrand::f64() - 1.0)))
     }
 }
 
@@ -115,7 +115,7 @@ impl<M: ChatModel> ChatModel for Retrying<M> {
                 Err(e) if !e.is_retryable() => return Err(e),
                 Err(e) => e,
             };
-            let computed = schedule.next_backoff().unwrap_or(self.policy.max_backoff);
+            let computed = schedule.next().unwrap_or(self.policy.max_backoff);
             let wait = err.retry_after().unwrap_or(computed);
             if attempt > self.policy.max_retries || wait > self.policy.max_retry_after {
                 self.stats.gave_up.fetch_add(1, Ordering::Relaxed);
