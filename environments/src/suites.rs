@@ -93,7 +93,7 @@ pub fn ensure_humaneval(data_dir: &Path) -> Result<PathBuf, EnvError> {
                 wheel.display()
             ))
         })?;
-    write_atomically(&dir, &target, text.as_bytes())?;
+    write_atomically(&target, text.as_bytes())?;
     Ok(target)
 }
 
@@ -138,16 +138,15 @@ fn ensure_mbpp_from(data_dir: &Path, candidates: &[PathBuf]) -> Result<PathBuf, 
         context: format!("reading {}", source.display()),
         source: e,
     })?;
-    write_atomically(&dir, &target, &bytes)?;
+    write_atomically(&target, &bytes)?;
     Ok(target)
 }
 
-fn write_atomically(dir: &Path, target: &Path, bytes: &[u8]) -> Result<(), EnvError> {
-    let io = |context: String| move |source| EnvError::Io { context, source };
-    std::fs::create_dir_all(dir).map_err(io(format!("creating {}", dir.display())))?;
-    let tmp = target.with_extension("partial");
-    std::fs::write(&tmp, bytes).map_err(io(format!("writing {}", tmp.display())))?;
-    std::fs::rename(&tmp, target).map_err(io(format!("renaming {}", tmp.display())))
+fn write_atomically(target: &Path, bytes: &[u8]) -> Result<(), EnvError> {
+    tools::fsio::write_atomic(target, bytes).map_err(|source| EnvError::Io {
+        context: format!("writing {}", target.display()),
+        source,
+    })
 }
 
 #[derive(Deserialize)]

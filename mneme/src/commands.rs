@@ -214,15 +214,15 @@ pub async fn memory_search(
 /// `mneme memory export FILE`.
 pub async fn memory_export(config: &Config, file: &Path) -> anyhow::Result<()> {
     let bank = crate::wiring::memory_bank(config, false).await?;
-    let tmp = file.with_extension("partial");
     let mut out = std::io::BufWriter::new(
-        std::fs::File::create(&tmp).with_context(|| format!("creating {}", tmp.display()))?,
+        tools::fsio::AtomicFile::create(file)
+            .with_context(|| format!("creating {}", file.display()))?,
     );
     let n = bank.export(&mut out).await?;
-    use std::io::Write;
-    out.flush()?;
-    drop(out);
-    std::fs::rename(&tmp, file).with_context(|| format!("writing {}", file.display()))?;
+    out.into_inner()
+        .map_err(|e| e.into_error())
+        .and_then(tools::fsio::AtomicFile::commit)
+        .with_context(|| format!("writing {}", file.display()))?;
     println!("exported {n} records to {}", file.display());
     Ok(())
 }

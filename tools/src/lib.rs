@@ -4,7 +4,9 @@
 //! in bubblewrap (user, PID, network and IPC namespaces; only `/usr` visible,
 //! read-only; a private `/tmp`) with CPU, memory, file-size, process and output
 //! limits, through a pool of warm fork servers so a check costs milliseconds.
+//! Also [`fsio`] (atomic, durable file writes) and [`pypi`] (fetching wheels).
 
+pub mod fsio;
 pub mod pypi;
 pub mod sandbox;
 

