@@ -110,7 +110,18 @@ fn recalled_point(point: Point) -> Result<Recalled> {
 }
 
 impl MemoryBank {
-    /// Memory over `store`, embedding with `embedder`.
+    /// Memory over `store`, embedding with `embedder`, after checking that the store holds
+    /// this embedder's vectors (a store records its model the first time).
+    pub async fn open(
+        store: Arc<dyn VectorStore>,
+        embedder: Arc<dyn Embedder>,
+        config: BankConfig,
+    ) -> Result<Self> {
+        store.bind_embedder(embedder.model_name()).await?;
+        Ok(Self::new(store, embedder, config))
+    }
+
+    /// Memory over `store`, embedding with `embedder` (unchecked: see [`MemoryBank::open`]).
     pub fn new(
         store: Arc<dyn VectorStore>,
         embedder: Arc<dyn Embedder>,

@@ -210,3 +210,48 @@ async fn records_round_trip_on_server() {
     records_round_trip(store).await;
     handle.drop_collection().await.unwrap();
 }
+
+async fn refuses_a_second_embedding_model(
+    store: Arc<dyn VectorStore>,
+    reopened: impl std::future::Future<Output = Arc<dyn VectorStore>>,
+) {
+    store.bind_embedder("model-a").await.unwrap();
+    store.bind_embedder("model-a").await.unwrap();
+    let e = store
+        .bind_embedder("model-b")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(e.contains("model-a") && e.contains("model-b"), "{e}");
+    drop(store);
+    let again = reopened.await;
+    let e = again
+        .bind_embedder("model-b")
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        e.contains("model-a"),
+        "the model is remembered across opens: {e}"
+    );
+    again.bind_embedder("model-a").await.unwrap();
+}
+
+#[tokio::test]
+async fn edge_refuses_a_second_embedding_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = edge(dir.path());
+    let path = dir.path().to_path_buf();
+    refuses_a_second_embedding_model(store, async move { edge(&path) }).await;
+}
+
+#[tokio::test]
+#[cfg_attr(
+    not(qdrant_server),
+    ignore = "needs a Qdrant server: build and run the tests with QDRANT_URL set"
+)]
+async fn server_refuses_a_second_embedding_model() {
+    let (store, handle) = server("embedder").await;
+    refuses_a_second_embedding_model(store, async { server("embedder").await.0 }).await;
+    handle.drop_collection().await.unwrap();
+}

@@ -498,53 +498,6 @@ pub async fn bench_memory(
     Ok(())
 }
 
-/// Answers every HTTP request on `listener` with one canned chat completion.
-async fn canned_server(listener: tokio::net::TcpListener) {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
-    let body = r#"{"id":"x","object":"chat.completion","model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"def f():\n    return 1\n"},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10,"total_tokens":60}}"#;
-    let response = format!(
-        "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
-        body.len()
-    );
-    loop {
-        let Ok((mut socket, _)) = listener.accept().await else {
-            return;
-        };
-        let response = response.clone();
-        tokio::spawn(async move {
-            let mut buf = vec![0u8; 64 * 1024];
-            let mut have = Vec::new();
-            loop {
-                let Ok(n) = socket.read(&mut buf).await else {
-                    return;
-                };
-                if n == 0 {
-                    return;
-                }
-                have.extend_from_slice(&buf[..n]);
-                // One request is complete when the headers and Content-Length bytes are in.
-                while let Some(end) = have.windows(4).position(|w| w == b"\r\n\r\n") {
-                    let head = String::from_utf8_lossy(&have[..end]).to_lowercase();
-                    let len = head
-                        .lines()
-                        .find_map(|l| {
-                            l.strip_prefix("content-length:")
-                                .map(|v| v.trim().parse::<usize>().unwrap_or(0))
-                        })
-                        .unwrap_or(0);
-                    if have.len() < end + 4 + len {
-                        break;
-                    }
-                    have.drain(..end + 4 + len);
-                    if socket.write_all(response.as_bytes()).await.is_err() {
-                        return;
-                    }
-                }
-            }
-        });
-    }
-}
-
 /// `mneme bench overhead`: the framework's own time per model call, against a server
 /// that answers instantly, compared with a bare HTTP request of the same body.
 pub async fn bench_overhead(calls: usize) -> anyhow::Result<()> {
@@ -552,10 +505,18 @@ pub async fn bench_overhead(calls: usize) -> anyhow::Result<()> {
         build_chat_stack, Budget, ChatRequest, Ledger, Message, ModelConfig, PriceTable,
         ProviderKind,
     };
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let port = listener.local_addr()?.port();
-    tokio::spawn(canned_server(listener));
-    let base = format!("http://127.0.0.1:{port}/v1");
+    // A server that answers every chat request at once with one canned completion.
+    let server = wiremock::MockServer::builder()
+        .disable_request_recording()
+        .start()
+        .await;
+    let body = r#"{"id":"x","object":"chat.completion","model":"bench","choices":[{"index":0,"message":{"role":"assistant","content":"def f():\n    return 1\n"},"finish_reason":"stop"}],"usage":{"prompt_tokens":50,"completion_tokens":10,"total_tokens":60}}"#;
+    wiremock::Mock::given(wiremock::matchers::method("POST"))
+        .and(wiremock::matchers::path("/v1/chat/completions"))
+        .respond_with(wiremock::ResponseTemplate::new(200).set_body_raw(body, "application/json"))
+        .mount(&server)
+        .await;
+    let base = format!("{}/v1", server.uri());
     let config = ModelConfig {
         provider: ProviderKind::Openai,
         name: "bench".into(),

@@ -103,6 +103,15 @@ enum SandboxCommand {
     },
 }
 
+/// A count that must be at least 1 (zero tasks, calls or queries measures nothing).
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(e) => Err(e.to_string()),
+    }
+}
+
 #[derive(Subcommand)]
 enum TasksCommand {
     /// List the tasks of a suite.
@@ -110,7 +119,7 @@ enum TasksCommand {
         /// humaneval, mbpp, or a path to a .jsonl file in HumanEval's shape.
         suite: String,
         /// Show only the first N.
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         limit: Option<usize>,
     },
 }
@@ -120,19 +129,19 @@ enum BenchCommand {
     /// The framework's own time per model call (against a server that answers at once).
     Overhead {
         /// Calls to time.
-        #[arg(long, default_value_t = 2000)]
+        #[arg(long, default_value_t = 2000, value_parser = at_least_one)]
         calls: usize,
     },
     /// Embedding throughput; store insert, search latency, recall@10, reopen time and size.
     Memory {
         /// Real sentence embeddings to make (the larger sizes jitter copies of them).
-        #[arg(long, default_value_t = 10_000)]
+        #[arg(long, default_value_t = 10_000, value_parser = at_least_one)]
         real: usize,
         /// Store sizes to measure.
-        #[arg(long, value_delimiter = ',', default_value = "10000,100000")]
+        #[arg(long, value_delimiter = ',', default_value = "10000,100000", value_parser = at_least_one)]
         sizes: Vec<usize>,
         /// Queries per measurement.
-        #[arg(long, default_value_t = 300)]
+        #[arg(long, default_value_t = 300, value_parser = at_least_one)]
         queries: usize,
     },
     /// Check every canonical solution of a suite in the sandbox and time it.
@@ -141,10 +150,10 @@ enum BenchCommand {
         #[arg(long, default_value = "humaneval")]
         suite: String,
         /// Sandbox workers (default: sandbox.workers).
-        #[arg(long)]
+        #[arg(long, value_parser = at_least_one)]
         workers: Option<usize>,
         /// Repetitions; the report gives each one's wall time.
-        #[arg(long, default_value_t = 3)]
+        #[arg(long, default_value_t = 3, value_parser = at_least_one)]
         repeat: usize,
     },
 }
@@ -160,13 +169,13 @@ struct RunCli {
     #[arg(long)]
     strategy: Option<agent_core::agent::StrategyKind>,
     /// Trials per task (default: agent.trials).
-    #[arg(long)]
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     trials: Option<u32>,
     /// Only the first N tasks.
-    #[arg(long)]
+    #[arg(long, value_parser = at_least_one)]
     limit: Option<usize>,
     /// Tasks worked on at once.
-    #[arg(long, default_value_t = 2)]
+    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
     concurrency: usize,
     /// A local model id (`mneme model list`) or a model name for the configured endpoint.
     #[arg(long)]

@@ -121,5 +121,5 @@ pub async fn memory_bank(config: &Config, create: bool) -> anyhow::Result<memory
         dedup_threshold: config.memory.dedup_threshold,
         recency_half_life_days: config.memory.recency_half_life_days,
     };
-    Ok(memory::MemoryBank::new(store, embedder, bank))
+    Ok(memory::MemoryBank::open(store, embedder, bank).await?)
 }

@@ -124,3 +124,24 @@ fn a_run_that_cannot_sandbox_stops_at_once_naming_the_fix_and_leaves_no_run_dire
         "no run directory for a run that never started"
     );
 }
+
+#[test]
+fn counts_of_zero_are_refused_with_a_clear_error() {
+    let cases: &[&[&str]] = &[
+        &["bench", "overhead", "--calls", "0"],
+        &["bench", "memory", "--queries", "0"],
+        &["bench", "memory", "--real", "0"],
+        &["bench", "memory", "--sizes", "10,0"],
+        &["run", "humaneval", "--limit", "0"],
+        &["run", "humaneval", "--trials", "0"],
+        &["tasks", "list", "humaneval", "--limit", "0"],
+    ];
+    for args in cases {
+        let (ok, _, err) = mneme(args);
+        assert!(!ok, "{args:?} was accepted");
+        assert!(
+            err.contains("invalid value '0'") && !err.contains("panicked"),
+            "{args:?}: {err}"
+        );
+    }
+}

@@ -58,6 +58,14 @@ impl Default for EdgeOptions {
     }
 }
 
+/// The file in a store's directory naming the embedding model of its vectors.
+const EMBEDDER_FILE: &str = "mneme-embedder.json";
+
+#[derive(serde::Serialize, serde::Deserialize)]
+struct EmbedderMark {
+    model: String,
+}
+
 /// A store in one directory, shared cheaply between tasks.
 #[derive(Clone)]
 pub struct EdgeStore {
@@ -278,6 +286,42 @@ fn record_point(r: qdrant_edge::Record) -> Point {
 
 #[async_trait]
 impl VectorStore for EdgeStore {
+    async fn bind_embedder(&self, model: &str) -> Result<()> {
+        let file = self.path.join(EMBEDDER_FILE);
+        match std::fs::read_to_string(&file) {
+            Ok(text) => {
+                let stored: EmbedderMark =
+                    serde_json::from_str(&text).map_err(|e| MemoryError::Corrupt {
+                        path: file.clone(),
+                        message: e.to_string(),
+                    })?;
+                if stored.model != model {
+                    return Err(super::embedder_mismatch(
+                        &self.path.display().to_string(),
+                        &stored.model,
+                        model,
+                    ));
+                }
+                Ok(())
+            }
+            // A new store, or one written before stores named their model: this one is it.
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mark = serde_json::to_vec(&EmbedderMark {
+                    model: model.to_string(),
+                })
+                .map_err(err)?;
+                tools::fsio::write_atomic(&file, &mark).map_err(|e| MemoryError::Io {
+                    context: format!("writing {}", file.display()),
+                    source: e,
+                })
+            }
+            Err(e) => Err(MemoryError::Io {
+                context: format!("reading {}", file.display()),
+                source: e,
+            }),
+        }
+    }
+
     fn backend(&self) -> &'static str {
         "edge"
     }

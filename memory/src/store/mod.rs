@@ -62,6 +62,19 @@ pub trait VectorStore: Send + Sync {
     ) -> Result<(Vec<Point>, Option<String>)>;
     /// Builds search indexes and compacts storage.
     async fn optimize(&self) -> Result<()>;
+    /// Ties the store to the embedding model `model`: recorded on first use, and from then
+    /// on any other model is refused ([`crate::MemoryError::Invalid`]), since vectors of two
+    /// models cannot be compared, even at the same dimension.
+    async fn bind_embedder(&self, model: &str) -> Result<()>;
+}
+
+/// The error for a store written with another embedding model than the configured one.
+pub fn embedder_mismatch(store: &str, stored: &str, configured: &str) -> crate::MemoryError {
+    crate::MemoryError::Invalid(format!(
+        "memory store {store} holds embeddings of {stored:?}, but the configured embedder is \
+         {configured:?}; vectors of two models cannot be compared. Use another memory.path (or \
+         collection), or configure {stored:?} again"
+    ))
 }
 
 /// Every point satisfying `filter`, by scrolling.

@@ -12,6 +12,9 @@ use qdrant_client::qdrant::{
 use qdrant_client::{Payload, Qdrant};
 use serde_json::{Map, Value};
 
+/// The collection metadata key naming the embedding model of its vectors.
+const EMBEDDER_KEY: &str = "mneme_embedder";
+
 /// A collection on a Qdrant server.
 pub struct QdrantStore {
     client: Qdrant,
@@ -158,6 +161,45 @@ fn retrieved(p: qdrant_client::qdrant::RetrievedPoint) -> Point {
 impl VectorStore for QdrantStore {
     fn backend(&self) -> &'static str {
         "qdrant"
+    }
+
+    async fn bind_embedder(&self, model: &str) -> Result<()> {
+        use qdrant_client::qdrant::{value::Kind, UpdateCollectionBuilder};
+        let info = self
+            .client
+            .collection_info(&self.collection)
+            .await
+            .map_err(err)?;
+        let stored = info
+            .result
+            .and_then(|i| i.config)
+            .and_then(|c| c.metadata.get(EMBEDDER_KEY).cloned())
+            .and_then(|v| match v.kind {
+                Some(Kind::StringValue(s)) => Some(s),
+                _ => None,
+            });
+        match stored {
+            Some(stored) if stored == model => Ok(()),
+            Some(stored) => Err(super::embedder_mismatch(
+                &format!("collection {}", self.collection),
+                &stored,
+                model,
+            )),
+            // A new collection, or one made before collections named their model.
+            None => {
+                let metadata = std::collections::HashMap::from([(
+                    EMBEDDER_KEY.to_string(),
+                    Value::String(model.to_string()),
+                )]);
+                self.client
+                    .update_collection(
+                        UpdateCollectionBuilder::new(&self.collection).metadata(metadata),
+                    )
+                    .await
+                    .map_err(err)?;
+                Ok(())
+            }
+        }
     }
 
     async fn upsert(&self, points: Vec<Point>) -> Result<()> {
