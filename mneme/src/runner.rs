@@ -197,7 +197,8 @@ async fn execute_prepared(
     );
     bar.set_position(finished_before as u64);
     let started = std::time::Instant::now();
-    let summary: Summary = execute(dir, spec, agent, suite.tasks().to_vec(), stop, |_, all| {
+    let run_span = tracing::info_span!("run", run = %spec.run_id);
+    let progress = |_: &_, all: &[agent_core::agent::TaskResult]| {
         let passed = all.iter().filter(|r| r.passed).count();
         let mut usage = agent_core::llm::UsageTotals::default();
         all.iter().for_each(|r| usage.merge(&r.usage));
@@ -209,7 +210,11 @@ async fn execute_prepared(
             usage.total_tokens(),
             usage.cost_usd
         ));
-    })
+    };
+    let summary: Summary = tracing::Instrument::instrument(
+        execute(dir, spec, agent, suite.tasks().to_vec(), stop, progress),
+        run_span,
+    )
     .await?;
     bar.finish_and_clear();
     println!("{}", serde_json::to_string_pretty(&summary)?);
