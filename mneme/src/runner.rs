@@ -133,13 +133,11 @@ struct Prepared {
 /// sandbox, memory and suite. `spent` is what earlier sessions of the run used of the budget.
 async fn prepare(config: &Config, spec: &RunSpec, spent: UsageTotals) -> anyhow::Result<Prepared> {
     crate::preflight::check_run(config, None)?;
-    if config.uses_local_server() && config.local.autostart {
-        crate::wiring::ensure_local_server(config, None).await?;
-    }
+    let model = crate::wiring::model_config(config).await?;
     let cache = (config.cache.mode != CacheMode::Off)
         .then(|| ResponseCache::new(config.cache_dir(), config.cache.mode));
     let ledger = Arc::new(Ledger::resume(config.budget, spent));
-    let stack = build_chat_stack(&config.model, cache, config.prices.clone(), ledger)?;
+    let stack = build_chat_stack(&model, cache, config.prices.clone(), ledger)?;
     let mut sandbox_config = config.sandbox.clone();
     sandbox_config.workers = sandbox_config.workers.max(spec.concurrency);
     let sandbox = Arc::new(tools::Sandbox::new(sandbox_config)?);

@@ -16,23 +16,38 @@ pub fn local_spec(config: &Config, model: Option<&str>) -> anyhow::Result<Server
     })
 }
 
-/// Sets up (once) and starts (if nothing answers) the configured local server.
+/// Ports tried above the configured one for a model that a server mneme started there does not serve.
+const SPARE_PORTS: u16 = 8;
+
+/// Sets up (once) and starts (if nothing answers) the configured local server, and returns
+/// where it listens: the configured port, or, when a server mneme started there serves another
+/// model (another run's, say), the next port that serves this model or is free. That server is
+/// left alone.
 pub async fn ensure_local_server(
     config: &Config,
     model: Option<&str>,
 ) -> anyhow::Result<ServerSpec> {
-    let spec = local_spec(config, model)?;
-    let data = DataDir::new(config.data_dir());
     use local::server::Probe;
-    let probe = local::server::probe(&spec.base_url(), local::server::QUICK_PROBE).await;
-    // Down: a server is to be started; serving another model: the one mneme started may be
-    // replaced by one serving this model. Either way its files must be there first.
-    let needs_files = match &probe {
-        Probe::Down => true,
-        Probe::Serving(models) => !models.iter().any(|m| m == spec.model.alias),
-        Probe::Busy | Probe::Unusable(_) => false,
-    };
-    if needs_files {
+    let mut spec = local_spec(config, model)?;
+    let data = DataDir::new(config.data_dir());
+    let mut probe = local::server::probe(&spec.base_url(), local::server::QUICK_PROBE).await;
+    for _ in 0..SPARE_PORTS {
+        let serves_other = matches!(&probe, Probe::Serving(models)
+            if !models.iter().any(|m| m == spec.model.alias));
+        let ours = local::server::pid_file(&data, spec.port).is_some();
+        if !(serves_other && ours) {
+            break;
+        }
+        eprintln!(
+            "mneme: the local server mneme started on port {} serves another model; using port {} for {}",
+            spec.port,
+            spec.port + 1,
+            spec.model.id
+        );
+        spec.port += 1;
+        probe = local::server::probe(&spec.base_url(), local::server::QUICK_PROBE).await;
+    }
+    if probe == Probe::Down {
         let (d, m) = (data.clone(), spec.model);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
             local::ensure_venv(&d)?;
@@ -45,16 +60,25 @@ pub async fn ensure_local_server(
     Ok(spec)
 }
 
+/// `config.model`, pointed at the local server that serves it (see [`ensure_local_server`])
+/// when the local server is the target; started if needed.
+pub async fn model_config(config: &Config) -> anyhow::Result<agent_core::llm::ModelConfig> {
+    let mut model = config.model.clone();
+    if config.uses_local_server() && config.local.autostart {
+        let spec = ensure_local_server(config, None).await?;
+        model.base_url = spec.base_url();
+    }
+    Ok(model)
+}
+
 /// The model stack for `config`, with the local server running when it is the target.
 pub async fn chat_stack(config: &Config) -> anyhow::Result<ChatStack> {
-    if config.uses_local_server() && config.local.autostart {
-        ensure_local_server(config, None).await?;
-    }
+    let model = model_config(config).await?;
     let cache = (config.cache.mode != agent_core::llm::CacheMode::Off)
         .then(|| ResponseCache::new(config.cache_dir(), config.cache.mode));
     let ledger = Arc::new(Ledger::new(config.budget));
     Ok(build_chat_stack(
-        &config.model,
+        &model,
         cache,
         config.prices.clone(),
         ledger,

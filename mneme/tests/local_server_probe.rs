@@ -83,3 +83,65 @@ async fn something_else_on_the_port_is_named_and_a_free_port_is_down() {
         Probe::Down
     );
 }
+
+/// A port whose next port is free too (the server for the asked model goes there).
+fn port_pair() -> (std::net::TcpListener, u16) {
+    loop {
+        let first = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = first.local_addr().unwrap().port();
+        if port < u16::MAX && std::net::TcpListener::bind(("127.0.0.1", port + 1)).is_ok() {
+            return (first, port);
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_server_mneme_started_for_another_model_is_left_alone_and_the_next_port_used() {
+    // The real data directory: its virtualenv and SmolLM2 weights serve the second server.
+    let config = mneme::config::Config::load(None).expect("default config");
+    let data = DataDir::new(config.data_dir());
+    let (held, port) = port_pair();
+    drop(held);
+    // Another run's server on `port`, started by mneme (a pid file), serving another model.
+    let other = wiremock::MockServer::builder()
+        .listener(std::net::TcpListener::bind(("127.0.0.1", port)).unwrap())
+        .start()
+        .await;
+    Mock::given(method("GET"))
+        .and(path("/v1/models"))
+        .respond_with(
+            ResponseTemplate::new(200).set_body_json(
+                serde_json::json!({"data": [{"id": "qwen2.5-coder-0.5b-instruct"}]}),
+            ),
+        )
+        .mount(&other)
+        .await;
+    let pid_file = data.run().join(format!("server-{port}.json"));
+    std::fs::create_dir_all(data.run()).unwrap();
+    std::fs::write(
+        &pid_file,
+        serde_json::json!({"pid": u32::MAX, "model": "qwen2.5-coder-0.5b", "port": port})
+            .to_string(),
+    )
+    .unwrap();
+
+    let mut config = config;
+    config.local.model = "smollm2-135m".into();
+    config.local.port = port;
+    config.local.threads = 1;
+    config.model.base_url = format!("http://127.0.0.1:{port}/v1");
+    let model = mneme::wiring::model_config(&config).await;
+    let _ = std::fs::remove_file(&pid_file);
+    let model = model.expect("a server for the asked model");
+    assert_eq!(model.base_url, format!("http://127.0.0.1:{}/v1", port + 1));
+    assert_eq!(
+        probe(&model.base_url, QUICK_PROBE).await,
+        Probe::Serving(vec!["smollm2-135m-instruct".into()])
+    );
+    assert_eq!(
+        other.received_requests().await.unwrap().len(),
+        1,
+        "only asked what it serves"
+    );
+    mneme::local::server::stop(&data, port + 1).unwrap();
+}

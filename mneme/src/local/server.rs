@@ -254,24 +254,13 @@ pub async fn ensure_detached(data: &DataDir, spec: &ServerSpec) -> Result<(), Lo
     match probe_patiently(&spec.base_url()).await {
         Probe::Down => {}
         Probe::Serving(models) if models.iter().any(|m| m == spec.model.alias) => return Ok(()),
-        Probe::Serving(models) => match pid_file(data, spec.port) {
-            // mneme started this server: it may serve another model instead.
-            Some(ours) if ours.model != spec.model.id => {
-                eprintln!(
-                    "mneme: the local server mneme started on port {} serves {}; replacing it with {}",
-                    spec.port, ours.model, spec.model.id
-                );
-                stop(data, spec.port)?;
-                wait_down(&spec.base_url()).await.map_err(refuse)?;
-            }
-            _ => {
-                return Err(refuse(format!(
-                    "is already serving {models:?}, not {}, and mneme did not start it; stop it \
-                     or set local.port to another port",
-                    spec.model.alias
-                )))
-            }
-        },
+        Probe::Serving(models) => {
+            return Err(refuse(format!(
+                "is already serving {models:?}, not {}; stop it (`mneme model stop` if mneme \
+                 started it) or set local.port to another port",
+                spec.model.alias
+            )))
+        }
         Probe::Busy => {
             return Err(refuse(format!(
                 "accepts connections but did not list its models within {BUSY_WAIT:?}"
@@ -303,17 +292,6 @@ pub async fn ensure_detached(data: &DataDir, spec: &ServerSpec) -> Result<(), Lo
     )
     .map_err(LocalError::io("writing the pid file"))?;
     Ok(())
-}
-
-/// Waits until nothing answers at `base_url` (a stopped server letting go of its port).
-async fn wait_down(base_url: &str) -> Result<(), String> {
-    for _ in 0..120 {
-        if probe(base_url, QUICK_PROBE).await == Probe::Down {
-            return Ok(());
-        }
-        tokio::time::sleep(Duration::from_millis(250)).await;
-    }
-    Err("still answered 30 s after it was asked to stop".into())
 }
 
 /// Stops the detached server on `port`. Returns whether one was stopped.
