@@ -108,21 +108,19 @@ def _kill_everything_else(job_pid):
                 pass
         _reap()
         return
-    for _ in range(50):
-        others = []
-        for name in os.listdir("/proc"):
-            if name.isdigit():
-                pid = int(name)
-                if pid not in (1, _SELF):
-                    others.append(pid)
+    # kill(-1) signals every process of the namespace this server may signal (the job's all
+    # run as its uid) but itself and init, in one call; a process with SIGKILL pending cannot
+    # fork, so repeating until /proc lists nobody else ends even a fork bomb.
+    give_up = time.monotonic() + 5.0
+    while time.monotonic() < give_up:
+        try:
+            os.kill(-1, signal.SIGKILL)
+        except OSError:
+            pass
+        _reap()
+        others = [n for n in os.listdir("/proc") if n.isdigit() and int(n) not in (1, _SELF)]
         if not others:
             break
-        for pid in others:
-            try:
-                os.kill(pid, signal.SIGKILL)
-            except OSError:
-                pass
-        _reap()
         time.sleep(0.002)
     _reap()
 
