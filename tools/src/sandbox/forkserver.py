@@ -112,17 +112,19 @@ def _kill_everything_else(job_pid):
     # run as its uid) but itself and init, in one call; a process with SIGKILL pending cannot
     # fork, so repeating until /proc lists nobody else ends even a fork bomb.
     give_up = time.monotonic() + 5.0
-    while time.monotonic() < give_up:
+    _reap()
+    while _others() and time.monotonic() < give_up:
         try:
             os.kill(-1, signal.SIGKILL)
         except OSError:
             pass
+        time.sleep(0.001)
         _reap()
-        others = [n for n in os.listdir("/proc") if n.isdigit() and int(n) not in (1, _SELF)]
-        if not others:
-            break
-        time.sleep(0.002)
-    _reap()
+
+
+def _others():
+    """Whether any process but init and this server is left in the PID namespace."""
+    return any(n.isdigit() and int(n) not in (1, _SELF) for n in os.listdir("/proc"))
 
 
 def _reap():
