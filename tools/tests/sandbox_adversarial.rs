@@ -284,3 +284,21 @@ async fn stdin_reaches_the_job_from_no_file_another_process_could_open() {
     let without = run(&sb, "import sys\nprint(repr(sys.stdin.read()))").await;
     assert_eq!(without.stdout, "''\n", "no stdin given: /dev/null");
 }
+
+#[tokio::test]
+async fn a_trusted_program_is_compiled_once_and_runs_fresh_each_time() {
+    let sb = sandbox();
+    let program = "import sys\nseen = globals().setdefault('runs', 0) + 1\nglobals()['runs'] = seen\nprint(sys.stdin.read(), seen)\n";
+    for input in ["first", "second"] {
+        let o = sb.run(&Job::python(program).stdin(input).trusted()).await;
+        assert_eq!(o.verdict, Verdict::Passed, "{o:?}");
+        assert_eq!(o.stdout, format!("{input} 1\n"), "fresh globals every run");
+    }
+    let broken = sb.run(&Job::python("def broken(:\n").trusted()).await;
+    assert_eq!(broken.verdict, Verdict::SandboxError, "{broken:?}");
+    assert_eq!(
+        run(&sb, "print(3)").await.stdout,
+        "3\n",
+        "the worker still serves"
+    );
+}

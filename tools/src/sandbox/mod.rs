@@ -116,6 +116,10 @@ pub struct Job {
     pub memory_mb: Option<u64>,
     /// What the job reads on stdin (an anonymous in-memory file); `None`: `/dev/null`.
     pub stdin: Option<String>,
+    /// The host's own program, never model-written: each worker compiles it once and reuses
+    /// the compiled code. Model-written code must leave this off (it is compiled inside its
+    /// job, under the job's limits).
+    pub trusted: bool,
 }
 
 impl Job {
@@ -135,6 +139,11 @@ impl Job {
     /// Sets the memory limit.
     pub fn memory_mb(mut self, mb: u64) -> Self {
         self.memory_mb = Some(mb);
+        self
+    }
+    /// Marks the code as the host's own (see [`Job::trusted`]).
+    pub fn trusted(mut self) -> Self {
+        self.trusted = true;
         self
     }
     /// Sets what the job reads on stdin.

@@ -167,6 +167,7 @@ impl Sandbox {
             "max_output": self.config.max_output_bytes,
             "file_size_mb": self.config.file_size_mb,
             "stdin": job.stdin,
+            "trusted": job.trusted,
         });
         let mut line = request.to_string();
         line.push('\n');
