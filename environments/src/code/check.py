@@ -218,11 +218,14 @@ class _Candidate:
     def __init__(self, pid, requests, replies, entry):
         self.pid, self.requests, self.replies, self.entry = pid, requests, replies, entry
         self.calls = 0
-        self.faults = []
-        self.ended = None
+        self.faults = []       # reasons, for the report
+        self.fault_kinds = set()  # how the candidate misbehaved: failed, timeout, memory, killed
+        self.ended = None      # why its process is gone, once it is
+        self.ended_kind = None
 
-    def _fault(self, reason):
+    def _fault(self, reason, kind="failed"):
         self.faults.append(reason)
+        self.fault_kinds.add(kind)
         raise _Fault(reason)
 
     def _call_text(self, args, kwargs):
@@ -232,7 +235,7 @@ class _Candidate:
     def __call__(self, *args, **kwargs):
         call = self._call_text(args, kwargs)
         if self.ended:
-            self._fault("%s was not run: %s" % (call, self.ended))
+            self._fault("%s was not run: %s" % (call, self.ended), self.ended_kind)
         try:
             request = {"args": _enc(list(args)), "kwargs": _enc(dict(kwargs))}
         except _NotPlain as error:
@@ -244,8 +247,9 @@ class _Candidate:
             pass  # the reply (none) says what happened
         reply = _recv(self.replies)
         if reply is None:
-            self.ended = "the solution's process ended during %s (%s)" % (call, self._end_status())
-            self._fault(self.ended)
+            status, self.ended_kind = self._end_status()
+            self.ended = "the solution's process ended during %s (%s)" % (call, status)
+            self._fault(self.ended, self.ended_kind)
         if "value" in reply:
             try:
                 return _dec(reply["value"])
@@ -258,7 +262,7 @@ class _Candidate:
         if name in _EXITS:
             self._fault("the solution raised %s during %s" % (name, call))
         if name == "MemoryError":
-            self._fault("the solution ran out of memory during %s" % call)
+            self._fault("the solution ran out of memory during %s" % call, "memory")
         error_class = getattr(_builtins, name, None)
         error = None
         if isinstance(error_class, type) and issubclass(error_class, Exception):
@@ -269,14 +273,17 @@ class _Candidate:
         raise error or _CandidateError("%s: %s" % (name, message))
 
     def _end_status(self):
+        """How the candidate's process ended, in words, and as a fault kind."""
         try:
             pid, status = _os.waitpid(self.pid, 0)
         except ChildProcessError:
-            return "already reaped"
+            return "already reaped", "failed"
         if _os.WIFSIGNALED(status):
             number = _os.WTERMSIG(status)
-            return "killed by signal %d, %s" % (number, _signal.Signals(number).name if number in _signal.valid_signals() else "?")
-        return "exit status %d" % _os.WEXITSTATUS(status)
+            name = _signal.Signals(number).name if number in _signal.valid_signals() else "?"
+            kind = "timeout" if number == _signal.SIGXCPU else "killed"
+            return "killed by signal %d, %s" % (number, name), kind
+        return "exit status %d" % _os.WEXITSTATUS(status), "failed"
 
     def stop(self):
         try:
@@ -386,7 +393,7 @@ def _check_assert(stmt, ns):
     return None
 
 
-def _check_internal(candidate, tests, ns):
+def _check_internal(tests, ns):
     judged, skipped = [], 0
     for src, want in tests["examples"]:
         if want.strip() in ("true", "false"):
@@ -402,15 +409,9 @@ def _check_internal(candidate, tests, ns):
 
 def _verdict(candidate, failures):
     """The report's verdict: a fault of the candidate's process names how it ended."""
-    if candidate.faults:
-        text = " ".join(candidate.faults)
-        if "SIGXCPU" in text:
-            return "timeout"
-        if "ran out of memory" in text:
-            return "memory"
-        if "killed by signal" in text:
-            return "killed"
-        return "failed"
+    for kind in ("timeout", "memory", "killed", "failed"):
+        if kind in candidate.fault_kinds:
+            return kind
     return "failed" if failures else "passed"
 
 
@@ -431,7 +432,7 @@ def main():
         if tests["mode"] == "hidden":
             failures, total, skipped = _check_hidden(candidate, tests, ns)
         else:
-            failures, total, skipped = _check_internal(candidate, tests, ns)
+            failures, total, skipped = _check_internal(tests, ns)
         failures = failures + candidate.faults
         report.update(loaded=True, tests=total, passed=max(0, total - len(failures)),
                       skipped=skipped, failures=failures, verdict=_verdict(candidate, failures),
