@@ -14,7 +14,9 @@
 # after a default changes.
 # All variants share one response cache and one memory store, so a variant whose first attempt
 # is the same prompt at temperature 0 reuses `simple`'s answers, and cross-task variants see the
-# reflections earlier variants stored.
+# reflections earlier variants stored. The cache lives in the output directory (BENCH_CACHE
+# overrides it), so wall times are those of live model calls, not of an earlier bench's answers.
+# CONCURRENCY sets --concurrency (default: mneme's, the model server's slots plus one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 limit="${1:-164}"
@@ -26,6 +28,9 @@ mkdir -p "$out"
 bin="${MNEME_BIN:-target/release/mneme}"
 [ -n "${MNEME_BIN:-}" ] || cargo build --release -q -p mneme
 export MNEME_MEMORY__PATH="$PWD/$out/memory"
+export MNEME_CACHE__DIR="${BENCH_CACHE:-$PWD/$out/cache}"
+concurrency=()
+[ -z "${CONCURRENCY:-}" ] || concurrency=(--concurrency "$CONCURRENCY")
 for variant in "${variants[@]}"; do
   env=()
   case $variant in
@@ -44,7 +49,7 @@ for variant in "${variants[@]}"; do
       env=(MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false MNEME_AGENT__INTERNAL_TESTS=both) ;;
     *) echo "unknown variant $variant" >&2; exit 2 ;;
   esac
-  env "${env[@]}" "$bin" run humaneval --limit "$limit" --concurrency 2 "${args[@]}" \
+  env "${env[@]}" "$bin" run humaneval --limit "$limit" "${concurrency[@]}" "${args[@]}" \
     --run-dir "$out/$variant" > "$out/$variant.json"
   "$bin" report "$out/$variant" > /dev/null
   python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(sys.argv[2], 'pass@1', s['pass_at_1'], 'by trial', s['pass_at_1_by_trial'], 'tokens', s['usage']['prompt_tokens'], '+', s['usage']['completion_tokens'], 'cached calls', s['usage']['cached_calls'], 'of', s['usage']['calls'], 'wall', round(s['wall_ms']/60000,1), 'min')" "$out/$variant.json" "$variant"

@@ -394,6 +394,7 @@ fn spec(run_id: &str, concurrency: usize) -> RunSpec {
         agent: reflexion(2),
         model: "scripted".into(),
         concurrency,
+        shard: None,
         created_at: 0,
     }
 }

@@ -109,27 +109,8 @@ async fn n_samples_in_one_call_when_the_server_supports_it() {
     );
 }
 
-#[tokio::test]
-async fn n_samples_topped_up_when_the_server_returns_one() {
-    let server = MockServer::start().await;
-    Mock::given(method("POST"))
-        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("x")))
-        .expect(3)
-        .mount(&server)
-        .await;
-    let response = client(&server, Duration::from_secs(5))
-        .chat(&hello().n(3).seed(1))
-        .await
-        .unwrap();
-    assert_eq!(response.choices.len(), 3);
-    assert_eq!(
-        response.usage.prompt_tokens, 36,
-        "each round's prompt is counted"
-    );
-    let seeds: Vec<u64> = server
-        .received_requests()
-        .await
-        .unwrap()
+fn sent_seeds(requests: &[wiremock::Request]) -> Vec<u64> {
+    let mut seeds: Vec<u64> = requests
         .iter()
         .map(|r| {
             r.body_json::<serde_json::Value>().unwrap()["seed"]
@@ -137,7 +118,103 @@ async fn n_samples_topped_up_when_the_server_returns_one() {
                 .unwrap()
         })
         .collect();
-    assert_eq!(seeds, [1, 2, 3], "extra samples use advanced seeds");
+    seeds.sort();
+    seeds
+}
+
+#[tokio::test]
+async fn n_samples_topped_up_when_the_server_returns_one() {
+    let server = MockServer::start().await;
+    Mock::given(method("POST"))
+        .respond_with(ResponseTemplate::new(200).set_body_json(ok_body("x")))
+        .expect(6)
+        .mount(&server)
+        .await;
+    let model = client(&server, Duration::from_secs(5));
+    let response = model.chat(&hello().n(3).seed(1)).await.unwrap();
+    assert_eq!(response.choices.len(), 3);
+    assert_eq!(
+        response.usage.prompt_tokens, 36,
+        "each request's prompt is counted"
+    );
+    let first = server.received_requests().await.unwrap();
+    assert_eq!(first[0].body_json::<serde_json::Value>().unwrap()["n"], 3);
+    assert_eq!(
+        sent_seeds(&first),
+        [1, 2, 3],
+        "extra samples use advanced seeds"
+    );
+
+    // Having learnt that the server ignores `n`, the next call sends one request per sample.
+    let again = model.chat(&hello().n(3).seed(10)).await.unwrap();
+    assert_eq!(again.choices.len(), 3);
+    let all = server.received_requests().await.unwrap();
+    assert!(
+        all[3..].iter().all(|r| r
+            .body_json::<serde_json::Value>()
+            .unwrap()
+            .get("n")
+            .is_none()),
+        "one sample per request"
+    );
+    assert_eq!(sent_seeds(&all[3..]), [10, 11, 12]);
+}
+
+/// A server that answers nothing until `together` requests are waiting at once, then answers
+/// them all with one choice each: a provider that sent them one after another would wait forever.
+async fn answers_only_in_company(together: usize) -> (String, tokio::task::JoinHandle<usize>) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/v1", listener.local_addr().unwrap());
+    let serve = tokio::spawn(async move {
+        let mut waiting = Vec::new();
+        while waiting.len() < together {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut seen = Vec::new();
+            let mut buf = [0u8; 4096];
+            // Read the head and the body (Content-Length bytes after the blank line).
+            loop {
+                let n = socket.read(&mut buf).await.unwrap();
+                seen.extend_from_slice(&buf[..n]);
+                let text = String::from_utf8_lossy(&seen).to_lowercase();
+                if let Some(head_end) = text.find("\r\n\r\n") {
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .map(|v| v.trim().parse().unwrap())
+                        .unwrap_or(0);
+                    if seen.len() >= head_end + 4 + length {
+                        break;
+                    }
+                }
+            }
+            waiting.push(socket);
+        }
+        let body = ok_body("x").to_string();
+        for mut socket in waiting {
+            let reply = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\nconnection: close\r\n\r\n{body}",
+                body.len()
+            );
+            socket.write_all(reply.as_bytes()).await.unwrap();
+        }
+        together
+    });
+    (url, serve)
+}
+
+#[tokio::test]
+async fn samples_a_server_ignores_n_for_are_requested_at_once() {
+    let (url, serve) = answers_only_in_company(3).await;
+    let model = OpenAiCompatible::new(url, "test-model", None, Duration::from_secs(30)).unwrap();
+    // Teach the client that this server ignores `n` (as llama-cpp-python's does).
+    model.assume_server_ignores_n();
+    let response = tokio::time::timeout(Duration::from_secs(30), model.chat(&hello().n(3)))
+        .await
+        .expect("the three requests were in flight together")
+        .unwrap();
+    assert_eq!(response.choices.len(), 3);
+    assert_eq!(serve.await.unwrap(), 3);
 }
 
 #[tokio::test]

@@ -255,3 +255,24 @@ async fn server_refuses_a_second_embedding_model() {
     refuses_a_second_embedding_model(store, async { server("embedder").await.0 }).await;
     handle.drop_collection().await.unwrap();
 }
+
+#[tokio::test]
+async fn a_url_that_is_not_a_qdrant_server_is_named() {
+    // Something that speaks plain HTTP/1.1 and closes: not Qdrant's gRPC service.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        use tokio::io::AsyncWriteExt;
+        while let Ok((mut socket, _)) = listener.accept().await {
+            let _ = socket
+                .write_all(b"HTTP/1.1 404 Not Found\r\ncontent-length: 0\r\n\r\n")
+                .await;
+        }
+    });
+    let err = match QdrantStore::connect(&url, "mneme-not-qdrant", common::DIM).await {
+        Ok(_) => panic!("connected to something that is not Qdrant"),
+        Err(e) => e.to_string(),
+    };
+    assert!(err.contains(&url), "{err}");
+    assert!(err.contains("gRPC"), "{err}");
+}

@@ -10,6 +10,30 @@ use std::io::{BufRead, BufReader, Write};
 use std::process::{Command, Stdio};
 
 const WRITER_ENV: &str = "MNEME_TEST_KILL_WRITER_DIR";
+/// Set for the writer child when it writes to a collection on the Qdrant server instead.
+const WRITER_COLLECTION_ENV: &str = "MNEME_TEST_KILL_WRITER_COLLECTION";
+
+/// The store the writer child writes to and the test reads back: the embedded store at `dir`,
+/// or, when `collection` is given, that collection on the server at `QDRANT_URL`.
+async fn open_store(
+    dir: &std::path::Path,
+    collection: Option<&str>,
+    create: bool,
+) -> Box<dyn VectorStore> {
+    match collection {
+        None => Box::new(
+            EdgeStore::open(dir, common::DIM, create, &EdgeOptions::default()).expect("opens"),
+        ),
+        Some(name) => {
+            let url = std::env::var("QDRANT_URL").expect("QDRANT_URL names a Qdrant server");
+            Box::new(
+                memory::store::server::QdrantStore::connect(&url, name, common::DIM)
+                    .await
+                    .expect("Qdrant server"),
+            )
+        }
+    }
+}
 
 /// The writer child of `sigkill_mid_batch_loses_no_acknowledged_write`, which runs it by name:
 /// upserts batches of 10 forever, printing each acknowledged batch number after `upsert`
@@ -19,13 +43,8 @@ const WRITER_ENV: &str = "MNEME_TEST_KILL_WRITER_DIR";
 async fn writer_child() {
     let dir =
         std::env::var(WRITER_ENV).expect("run by sigkill_mid_batch_loses_no_acknowledged_write");
-    let store = EdgeStore::open(
-        std::path::Path::new(&dir),
-        common::DIM,
-        true,
-        &EdgeOptions::default(),
-    )
-    .unwrap();
+    let collection = std::env::var(WRITER_COLLECTION_ENV).ok();
+    let store = open_store(std::path::Path::new(&dir), collection.as_deref(), true).await;
     let mut out = std::io::stdout();
     for batch in 0.. {
         let points: Vec<Point> = (0..10)
@@ -49,9 +68,28 @@ async fn writer_child() {
 
 #[test]
 fn sigkill_mid_batch_loses_no_acknowledged_write() {
+    kill_the_writer_mid_batch(None);
+}
+
+#[test]
+#[cfg_attr(
+    not(qdrant_server),
+    ignore = "needs a Qdrant server: build and run the tests with QDRANT_URL set"
+)]
+fn sigkill_mid_batch_on_a_qdrant_server_loses_no_acknowledged_write() {
+    kill_the_writer_mid_batch(Some(&format!("mneme-test-kill-{}", std::process::id())));
+}
+
+/// Starts the writer child (on the embedded store, or on `collection` of the Qdrant server),
+/// kills it with SIGKILL after 25 acknowledged batches, and checks every acknowledged point.
+fn kill_the_writer_mid_batch(collection: Option<&str>) {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("store");
-    let mut child = Command::new(std::env::current_exe().unwrap())
+    let mut writer = Command::new(std::env::current_exe().unwrap());
+    if let Some(name) = collection {
+        writer.env(WRITER_COLLECTION_ENV, name);
+    }
+    let mut child = writer
         .args([
             "--exact",
             "writer_child",
@@ -82,8 +120,7 @@ fn sigkill_mid_batch_loses_no_acknowledged_write() {
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
-        let store =
-            EdgeStore::open(&path, common::DIM, false, &EdgeOptions::default()).expect("reopens");
+        let store = open_store(&path, collection, false).await;
         let ids: Vec<String> = (0..(acked + 1) * 10).map(common::id).collect();
         let found = store.get(&ids).await.unwrap();
         assert_eq!(
@@ -112,6 +149,15 @@ fn sigkill_mid_batch_loses_no_acknowledged_write() {
             }])
             .await
             .unwrap();
+        if let Some(name) = collection {
+            let url = std::env::var("QDRANT_URL").unwrap();
+            memory::store::server::QdrantStore::connect(&url, name, common::DIM)
+                .await
+                .unwrap()
+                .drop_collection()
+                .await
+                .unwrap();
+        }
     });
 }
 

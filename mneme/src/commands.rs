@@ -521,6 +521,7 @@ pub async fn bench_overhead(calls: usize) -> anyhow::Result<()> {
         provider: ProviderKind::Openai,
         name: "bench".into(),
         base_url: base.clone(),
+        endpoints: Vec::new(),
         api_key_env: Some("MNEME_BENCH_NO_KEY".into()),
         timeout_secs: 30,
         limits: Default::default(),

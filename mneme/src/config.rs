@@ -6,7 +6,7 @@
 //! API keys are never configuration: they come only from the environment
 //! variable the model names (`OPENAI_API_KEY`, `ANTHROPIC_API_KEY` by default).
 
-use crate::local::catalog;
+use crate::local::{catalog, ServerKind};
 use agent_core::llm::{
     Budget, CacheMode, LimitsConfig, ModelConfig, PriceTable, ProviderKind, RetryConfig,
 };
@@ -120,8 +120,15 @@ impl Default for MemoryConfig {
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LocalConfig {
+    /// The server program: `llama-server` (default) or `llama-cpp-python` (fallback).
+    pub server: ServerKind,
+    /// Requests llama-server decodes together (its slots); the fallback serves one at a time.
+    pub parallel: usize,
     /// Catalog id of the model to serve (`mneme model list`).
     pub model: String,
+    /// Catalog id of a draft model for speculative decoding (llama-server only; none by default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub draft_model: Option<String>,
     /// Bind address.
     pub host: String,
     /// Port.
@@ -176,10 +183,17 @@ impl Default for LoggingConfig {
     }
 }
 
+/// llama-server slots by default: where aggregate throughput stops growing on 2 cores
+/// (docs/benchmarks.md, "Local model servers").
+pub const DEFAULT_PARALLEL: usize = 4;
+
 impl Default for LocalConfig {
     fn default() -> Self {
         Self {
+            server: ServerKind::default(),
+            parallel: DEFAULT_PARALLEL,
             model: catalog::DEFAULT_MODEL.into(),
+            draft_model: None,
             host: "127.0.0.1".into(),
             port: 8080,
             threads: std::thread::available_parallelism()
@@ -203,11 +217,13 @@ impl Default for Config {
                 provider: ProviderKind::Openai,
                 name: alias.into(),
                 base_url: format!("http://{}:{}/v1", local.host, local.port),
+                endpoints: Vec::new(),
                 api_key_env: None,
                 timeout_secs: 600,
-                // llama.cpp's server works one request at a time; two keeps it busy.
+                // llama-server decodes `parallel` requests together and queues the rest;
+                // a few more in flight than slots keep every slot busy.
                 limits: LimitsConfig {
-                    max_concurrent: 2,
+                    max_concurrent: 2 * DEFAULT_PARALLEL,
                     ..LimitsConfig::default()
                 },
                 retry: RetryConfig::default(),
@@ -288,6 +304,10 @@ impl Config {
     fn validate(&self) -> Result<(), ConfigError> {
         catalog::find(&self.local.model)
             .map_err(|e| ConfigError::Invalid(format!("local.model: {e}")))?;
+        if let Some(draft) = &self.local.draft_model {
+            catalog::find(draft)
+                .map_err(|e| ConfigError::Invalid(format!("local.draft_model: {e}")))?;
+        }
         if !(self.model.base_url.starts_with("http://")
             || self.model.base_url.starts_with("https://"))
         {
@@ -296,12 +316,29 @@ impl Config {
                 self.model.base_url
             )));
         }
+        if self.local.parallel == 0 {
+            return Err(ConfigError::Invalid(
+                "local.parallel must be at least 1 (llama-server's slots)".into(),
+            ));
+        }
         if self.model.limits.max_concurrent == 0 {
             return Err(ConfigError::Invalid(
                 "model.limits.max_concurrent must be at least 1".into(),
             ));
         }
         Ok(())
+    }
+
+    /// What serves the model, as far as it changes temperature-0 answers, for the response
+    /// cache's key: llama-server's slot count when the local llama-server is the target (a
+    /// batch's make-up can change its answers), else nothing (one request at a time).
+    pub fn serving_setup(&self) -> String {
+        match self.local.server {
+            ServerKind::LlamaServer if self.uses_local_server() => {
+                format!("llama-server, {} slots", self.local.parallel)
+            }
+            _ => String::new(),
+        }
     }
 
     /// The data directory: `data_dir`, else `$HOME/.cache/mneme`.
@@ -373,12 +410,34 @@ mod tests {
         assert_eq!(c.model.name, "gpt-x");
         assert_eq!(c.model.limits.requests_per_minute, Some(60));
         assert_eq!(
-            c.model.limits.max_concurrent, 2,
+            c.model.limits.max_concurrent,
+            2 * DEFAULT_PARALLEL,
             "unspecified keys keep their defaults"
         );
         assert_eq!(c.cache.mode, CacheMode::ReadWrite);
         assert!(!c.uses_local_server());
         assert_eq!(c.prices.0["gpt-x"].output_per_mtok, 2.0);
+    }
+
+    #[test]
+    fn endpoints_servers_and_slots_are_read_and_checked() {
+        let f = file("[local]\nserver = \"llama-cpp-python\"\nparallel = 2\n[[model.endpoints]]\nbase_url = \"http://a:1/v1\"\nweight = 4\n[[model.endpoints]]\nbase_url = \"http://b:1/v1\"\n");
+        let c = Config::load(Some(f.path())).unwrap();
+        assert_eq!(c.local.server, ServerKind::LlamaCppPython);
+        assert_eq!(c.local.parallel, 2);
+        let weights: Vec<f64> = c.model.endpoints.iter().map(|e| e.weight).collect();
+        assert_eq!(weights, [4.0, 1.0]);
+        for (text, says) in [
+            ("[local]\nparallel = 0\n", "local.parallel"),
+            ("[local]\ndraft_model = \"gpt-9\"\n", "local.draft_model"),
+            ("[local]\nserver = \"vllm\"\n", "server"),
+            ("[[model.endpoints]]\nweight = 2\n", "base_url"),
+        ] {
+            let e = Config::load(Some(file(text).path()))
+                .unwrap_err()
+                .to_string();
+            assert!(e.contains(says), "{text}: {e}");
+        }
     }
 
     #[test]

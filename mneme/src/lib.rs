@@ -7,5 +7,7 @@ pub mod local;
 pub mod preflight;
 pub mod report;
 pub mod runner;
+pub mod shards;
 pub mod telemetry;
+pub mod throughput;
 pub mod wiring;

@@ -34,8 +34,13 @@ enum Command {
     },
     /// Write report.md and a self-contained report.html with charts for a run.
     Report {
-        /// The run directory.
-        run_dir: PathBuf,
+        /// The run directory, or the directories of every shard of one run.
+        #[arg(required = true)]
+        run_dirs: Vec<PathBuf>,
+        /// Where the merged report of several shards goes (default: beside the first shard,
+        /// named after the run).
+        #[arg(long)]
+        out: Option<PathBuf>,
     },
     /// Ask the configured model one question (starts the local model on first use).
     Chat(ChatArgs),
@@ -144,6 +149,30 @@ enum BenchCommand {
         #[arg(long, default_value_t = 300, value_parser = at_least_one)]
         queries: usize,
     },
+    /// A local model server's aggregate tokens/s and latency at several concurrency levels.
+    Throughput {
+        /// Server program.
+        #[arg(long, value_enum, default_value = "llama-server")]
+        server: mneme::local::ServerKind,
+        /// Catalog id of the model (default: local.model).
+        #[arg(long)]
+        model: Option<String>,
+        /// Catalog id of a draft model for speculative decoding (llama-server).
+        #[arg(long)]
+        draft: Option<String>,
+        /// Requests in flight, one measurement each.
+        #[arg(long, value_delimiter = ',', default_value = "1,2,4,8", value_parser = at_least_one)]
+        levels: Vec<usize>,
+        /// HumanEval prompts per level.
+        #[arg(long, default_value_t = 16, value_parser = at_least_one)]
+        prompts: usize,
+        /// Tokens per answer at most.
+        #[arg(long, default_value_t = 200)]
+        max_tokens: u32,
+        /// Write the figures as JSON here too.
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
     /// Check every canonical solution of a suite in the sandbox and time it.
     Canonical {
         /// The suite (it must have canonical solutions).
@@ -174,9 +203,16 @@ struct RunCli {
     /// Only the first N tasks.
     #[arg(long, value_parser = at_least_one)]
     limit: Option<usize>,
-    /// Tasks worked on at once.
-    #[arg(long, default_value_t = 2, value_parser = at_least_one)]
-    concurrency: usize,
+    /// Tasks worked on at once (default: the model servers' slots plus one).
+    #[arg(long, value_parser = at_least_one)]
+    concurrency: Option<usize>,
+    /// Only this shard of the tasks, INDEX/COUNT counted from 1 (`--shard 2/3` takes tasks
+    /// 2, 5, 8, …); every shard needs the same --run-id.
+    #[arg(long)]
+    shard: Option<agent_core::run::Shard>,
+    /// The run's id (default: SUITE-STRATEGY-TIME); shards of one run share it.
+    #[arg(long)]
+    run_id: Option<String>,
     /// A local model id (`mneme model list`) or a model name for the configured endpoint.
     #[arg(long)]
     model: Option<String>,
@@ -211,17 +247,26 @@ struct ChatArgs {
 
 #[derive(Subcommand)]
 enum ModelCommand {
-    /// Build the server's virtualenv and assemble verified weights (idempotent).
+    /// Build the server program and assemble verified weights (idempotent).
     Setup {
         /// Catalog id (default: local.model).
         #[arg(long)]
         model: Option<String>,
+        /// Server program (default: local.server).
+        #[arg(long, value_enum)]
+        server: Option<local::ServerKind>,
     },
     /// Set up if needed and start the server in the background (no-op if it already answers).
     Serve {
         /// Catalog id (default: local.model).
         #[arg(long)]
         model: Option<String>,
+        /// Server program (default: local.server).
+        #[arg(long, value_enum)]
+        server: Option<local::ServerKind>,
+        /// Requests decoded together, llama-server's slots (default: local.parallel).
+        #[arg(long, value_parser = at_least_one)]
+        parallel: Option<usize>,
     },
     /// Stop the background server on the configured port.
     Stop,
@@ -270,6 +315,8 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                 trials: a.trials,
                 limit: a.limit,
                 concurrency: a.concurrency,
+                shard: a.shard,
+                run_id: a.run_id,
                 model: a.model,
                 cross_task: a.cross_task,
                 run_dir: a.run_dir,
@@ -277,8 +324,11 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             mneme::runner::run(config, args).await
         }
         Command::Resume { run_dir } => mneme::runner::resume(&run_dir).await,
-        Command::Report { run_dir } => {
-            let (md, html) = mneme::report::write(&run_dir)?;
+        Command::Report { run_dirs, out } => {
+            let (md, html) = match run_dirs.as_slice() {
+                [one] => mneme::report::write(one)?,
+                shards => mneme::report::write_merged(shards, out.as_deref())?,
+            };
             println!("{}\n{}", md.display(), html.display());
             Ok(())
         }
@@ -307,6 +357,32 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             sizes,
             queries,
         }) => commands::bench_memory(&config, real, &sizes, queries).await,
+        Command::Bench(BenchCommand::Throughput {
+            server,
+            model,
+            draft,
+            levels,
+            prompts,
+            max_tokens,
+            out,
+        }) => {
+            let args = mneme::throughput::ThroughputArgs {
+                server,
+                model: model.unwrap_or_else(|| config.local.model.clone()),
+                draft,
+                levels,
+                prompts,
+                max_tokens,
+                threads: config.local.threads.max(1),
+            };
+            let figures = mneme::throughput::measure(&config, &args).await?;
+            let json = serde_json::to_string_pretty(&figures)?;
+            if let Some(out) = out {
+                std::fs::write(&out, &json)?;
+            }
+            println!("{json}");
+            Ok(())
+        }
         Command::Bench(BenchCommand::Canonical {
             suite,
             workers,
@@ -381,29 +457,40 @@ async fn chat(args: ChatArgs, config: &Config) -> anyhow::Result<()> {
 async fn model(cmd: ModelCommand, config: &Config) -> anyhow::Result<()> {
     let data = DataDir::new(config.data_dir());
     match cmd {
-        ModelCommand::Setup { model } => {
+        ModelCommand::Setup { model, server } => {
             let spec = wiring::local_spec(config, model.as_deref())?;
             let d = data.clone();
-            let (python, weights) = tokio::task::spawn_blocking(move || -> anyhow::Result<_> {
-                Ok((
-                    local::ensure_venv(&d)?,
-                    local::ensure_model(&d, spec.model)?,
-                ))
+            let kind = server.unwrap_or(spec.kind);
+            let (program, weights) = tokio::task::spawn_blocking(move || {
+                local::ensure_server_files(&d, kind, spec.model)
             })
             .await??;
             println!(
                 "server: {}\nweights: {}",
-                python.display(),
+                program.display(),
                 weights.display()
             );
         }
-        ModelCommand::Serve { model } => {
-            let spec = wiring::ensure_local_server(config, model.as_deref()).await?;
+        ModelCommand::Serve {
+            model,
+            server,
+            parallel,
+        } => {
+            let mut config = config.clone();
+            if let Some(kind) = server {
+                config.local.server = kind;
+            }
+            if let Some(n) = parallel {
+                config.local.parallel = n;
+            }
+            let spec = wiring::ensure_local_server(&config, model.as_deref()).await?;
             println!(
-                "{} serves {} at {}",
+                "{} serves {} at {} ({}, {} slot(s))",
                 spec.model.id,
                 spec.model.alias,
-                spec.base_url()
+                spec.base_url(),
+                spec.kind.as_str(),
+                spec.parallel
             );
         }
         ModelCommand::Stop => {

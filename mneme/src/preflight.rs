@@ -4,7 +4,7 @@
 //! quarter of an hour, not after. Each problem comes with the command that fixes it.
 
 use crate::config::Config;
-use crate::local::{catalog, DataDir};
+use crate::local::{catalog, DataDir, ServerKind};
 use std::path::Path;
 use std::process::{Command, Stdio};
 
@@ -79,13 +79,24 @@ pub fn sandbox_problems(config: &Config) -> Vec<Problem> {
 }
 
 /// What building the local model server for the first time needs: Python with `venv` and
-/// `ensurepip`, and room on disk. Nothing is checked once the server is built.
+/// `ensurepip` (the server's or the build tools' virtualenv), a C++ compiler, and room on
+/// disk. Nothing is checked once the server is built.
 fn local_server_problems(config: &Config, model_id: Option<&str>) -> Vec<Problem> {
     let data = DataDir::new(config.data_dir());
     let mut problems = Vec::new();
     let model = catalog::find(model_id.unwrap_or(&config.local.model));
     let weights_missing = model.as_ref().is_ok_and(|m| !data.weights(m).exists());
-    let venv_missing = !data.python().exists();
+    let program_missing = match config.local.server {
+        ServerKind::LlamaServer => !data.llama_server().exists(),
+        ServerKind::LlamaCppPython => !data.python().exists(),
+    };
+    if program_missing && !runs_ok(Command::new("c++").arg("--version")) {
+        problems.push(Problem {
+            what: "no C++ compiler (`c++`) to build llama.cpp's server with".into(),
+            fix: apt("g++"),
+        });
+    }
+    let venv_missing = program_missing;
     if venv_missing {
         let python = tools::pypi::host_python();
         let works = Command::new(&python)
@@ -118,6 +129,14 @@ fn local_server_problems(config: &Config, model_id: Option<&str>) -> Vec<Problem
         }
     }
     problems
+}
+
+/// Whether `cmd` starts and exits 0 (its output discarded).
+fn runs_ok(cmd: &mut Command) -> bool {
+    cmd.stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
 }
 
 /// `path` or its nearest ancestor that exists (the data directory may not exist yet).

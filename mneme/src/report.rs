@@ -137,13 +137,55 @@ fn escape(s: &str) -> String {
 
 /// Writes `report.md`, `report.html` and the charts' SVG files into the run directory.
 pub fn write(run: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
-    register_font()?;
     let (dir, _spec) = RunDir::open(run)?;
     let summary = dir
         .summary()
         .with_context(|| format!("{} has no summary.json yet", run.display()))?;
     let results: Vec<TaskResult> = dir.results()?;
-    let pass = pass_chart(&summary)?;
+    render(run, &summary, &results, Vec::new())
+}
+
+/// Merges the shard directories `shards` of one run (refusing directories of other runs or
+/// configurations) and writes the merged `summary.json`, `results.jsonl` and report into
+/// `out` (default: `RUN_ID-merged` beside the first shard).
+pub fn write_merged(shards: &[PathBuf], out: Option<&Path>) -> anyhow::Result<(PathBuf, PathBuf)> {
+    let merged = crate::shards::merge(shards)?;
+    let out = out.map(Path::to_path_buf).unwrap_or_else(|| {
+        shards[0]
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(format!("{}-merged", merged.spec.run_id))
+    });
+    std::fs::create_dir_all(&out).with_context(|| format!("creating {}", out.display()))?;
+    tools::fsio::write_atomic(
+        &out.join("summary.json"),
+        serde_json::to_string_pretty(&merged.summary)?.as_bytes(),
+    )?;
+    let mut lines = String::new();
+    for r in &merged.results {
+        lines.push_str(&serde_json::to_string(r)?);
+        lines.push('\n');
+    }
+    tools::fsio::write_atomic(&out.join("results.jsonl"), lines.as_bytes())?;
+    let (given, count) = &merged.shards;
+    let given: Vec<String> = given.iter().map(|i| i.to_string()).collect();
+    let row = (
+        "shards",
+        format!("{} of {count} ({})", given.len(), given.join(", ")),
+    );
+    render(&out, &merged.summary, &merged.results, vec![row])
+}
+
+/// Writes the report of `summary` and `results` into `out`, with `extra` rows in its table.
+fn render(
+    out: &Path,
+    summary: &Summary,
+    results: &[TaskResult],
+    extra: Vec<(&str, String)>,
+) -> anyhow::Result<(PathBuf, PathBuf)> {
+    register_font()?;
+    let run = out;
+    let pass = pass_chart(summary)?;
     let per_task: Vec<(String, f64)> = results
         .iter()
         .map(|r| {
@@ -212,6 +254,22 @@ pub fn write(run: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
             format!("{:.1} min", summary.wall_ms as f64 / 60_000.0),
         ),
     ];
+    let mut rows: Vec<(&str, String)> = rows.into_iter().chain(extra).collect();
+    for e in &summary.endpoints {
+        rows.push((
+            "model endpoint",
+            format!(
+                "{}: {} requests, {} errors, {} completion tokens, busy {:.0}% of the session, \
+                 {:.1} requests in flight on average",
+                e.base_url,
+                e.requests,
+                e.errors,
+                e.completion_tokens,
+                100.0 * e.busy_fraction,
+                e.mean_in_flight
+            ),
+        ));
+    }
     let failed: Vec<&TaskResult> = results.iter().filter(|r| !r.passed).collect();
 
     let mut md = format!("# Run {}\n\n| | |\n|---|---|\n", summary.run_id);

@@ -5,7 +5,7 @@ use crate::config::Config;
 use crate::local::catalog;
 use agent_core::agent::{Agent, Prompts, StrategyKind};
 use agent_core::llm::{build_chat_stack, CacheMode, Ledger, ResponseCache, UsageTotals};
-use agent_core::run::{execute, RunDir, RunSpec, Summary};
+use agent_core::run::{execute, RunDir, RunSpec, Shard, Summary};
 use anyhow::Context;
 use environments::{load_suite, TaskSuite};
 use std::path::{Path, PathBuf};
@@ -25,8 +25,12 @@ pub struct RunArgs {
     pub trials: Option<u32>,
     /// Only the first N tasks.
     pub limit: Option<usize>,
-    /// Tasks at once.
-    pub concurrency: usize,
+    /// Tasks at once (default: [`default_concurrency`]).
+    pub concurrency: Option<usize>,
+    /// Only this shard of the tasks.
+    pub shard: Option<Shard>,
+    /// The run id (required with a shard, so every shard has the same).
+    pub run_id: Option<String>,
     /// A local catalog id (served locally) or a model name.
     pub model: Option<String>,
     /// Cross-task memory.
@@ -86,20 +90,37 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         .unwrap_or("tasks")
         .to_string();
     let strategy = format!("{:?}", agent.strategy).to_lowercase();
-    let run_id = format!("{label}-{strategy}-{}", now());
+    let run_id = match (&args.run_id, args.shard) {
+        (Some(id), _) => id.clone(),
+        (None, None) => format!("{label}-{strategy}-{}", now()),
+        (None, Some(shard)) => anyhow::bail!(
+            "--shard {shard} needs --run-id NAME, the same for every shard of the run              (it scopes the run's memory and lets `mneme report` merge the shards)"
+        ),
+    };
+    let all_ids: Vec<String> = suite.tasks().iter().map(|t| t.id.clone()).collect();
     let spec = RunSpec {
         run_id: run_id.clone(),
         suite: suite_name,
-        task_ids: suite.tasks().iter().map(|t| t.id.clone()).collect(),
+        task_ids: match args.shard {
+            Some(shard) => shard.select(&all_ids),
+            None => all_ids,
+        },
         agent,
         model: config.model.name.clone(),
-        concurrency: args.concurrency.max(1),
+        concurrency: args
+            .concurrency
+            .unwrap_or_else(|| default_concurrency(&config)),
         created_at: now(),
+        shard: args.shard,
+    };
+    let dir_name = match args.shard {
+        Some(s) => format!("{run_id}-shard{}of{}", s.index, s.count),
+        None => run_id.clone(),
     };
     let path = args
         .run_dir
         .clone()
-        .unwrap_or_else(|| PathBuf::from("runs").join(&run_id));
+        .unwrap_or_else(|| PathBuf::from("runs").join(dir_name));
     // Everything that can fail before the first task (a missing sandbox, the server's build,
     // the memory store) happens before the run directory exists: a run that could not start
     // leaves nothing behind.
@@ -107,6 +128,21 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     let dir = RunDir::create(&path, &spec, &config.to_toml())?;
     eprintln!("mneme: run {} in {}", spec.run_id, dir.path().display());
     execute_prepared(&dir, &spec, prepared, 0).await
+}
+
+/// Tasks in flight by default: one per request the model servers decode at once, plus one so a
+/// slot never waits while a task runs its tests. The slots are `local.parallel` for the local
+/// server, the endpoints' weights summed for an endpoint list, else `model.limits.max_concurrent`.
+pub fn default_concurrency(config: &Config) -> usize {
+    let slots = if !config.model.endpoints.is_empty() {
+        let weights: f64 = config.model.endpoints.iter().map(|e| e.weight).sum();
+        weights.round().max(1.0) as usize
+    } else if config.uses_local_server() {
+        config.local.parallel
+    } else {
+        config.model.limits.max_concurrent
+    };
+    slots.max(1) + 1
 }
 
 /// `mneme resume RUN_DIR`: the stored configuration (plus `MNEME_*` overrides, e.g. a larger budget).
@@ -127,6 +163,7 @@ pub async fn resume(path: &Path) -> anyhow::Result<()> {
 struct Prepared {
     agent: Arc<Agent>,
     suite: environments::Suite,
+    endpoints: agent_core::llm::Endpoints,
 }
 
 /// Checks the machine, starts the local server (building it the first time), and opens the
@@ -134,8 +171,9 @@ struct Prepared {
 async fn prepare(config: &Config, spec: &RunSpec, spent: UsageTotals) -> anyhow::Result<Prepared> {
     crate::preflight::check_run(config, None)?;
     let model = crate::wiring::model_config(config).await?;
-    let cache = (config.cache.mode != CacheMode::Off)
-        .then(|| ResponseCache::new(config.cache_dir(), config.cache.mode));
+    let cache = (config.cache.mode != CacheMode::Off).then(|| {
+        ResponseCache::new(config.cache_dir(), config.cache.mode).serving(config.serving_setup())
+    });
     let ledger = Arc::new(Ledger::resume(config.budget, spent));
     let stack = build_chat_stack(&model, cache, config.prices.clone(), ledger)?;
     let mut sandbox_config = config.sandbox.clone();
@@ -152,7 +190,11 @@ async fn prepare(config: &Config, spec: &RunSpec, spent: UsageTotals) -> anyhow:
         spec.agent.clone(),
         &spec.run_id,
     ));
-    Ok(Prepared { agent, suite })
+    Ok(Prepared {
+        agent,
+        suite,
+        endpoints: stack.endpoints,
+    })
 }
 
 async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::Result<()> {
@@ -172,7 +214,11 @@ async fn execute_prepared(
     prepared: Prepared,
     finished_before: usize,
 ) -> anyhow::Result<()> {
-    let Prepared { agent, suite } = prepared;
+    let Prepared {
+        agent,
+        suite,
+        endpoints,
+    } = prepared;
     let stop = Arc::new(AtomicBool::new(false));
     {
         let stop = stop.clone();
@@ -209,11 +255,13 @@ async fn execute_prepared(
             usage.cost_usd
         ));
     };
-    let summary: Summary = tracing::Instrument::instrument(
+    let mut summary: Summary = tracing::Instrument::instrument(
         execute(dir, spec, agent, suite.tasks().to_vec(), stop, progress),
         run_span,
     )
     .await?;
+    summary.endpoints = endpoints.report();
+    dir.write_summary(&summary)?;
     bar.finish_and_clear();
     println!("{}", serde_json::to_string_pretty(&summary)?);
     eprintln!(

@@ -8,6 +8,14 @@ use std::sync::Arc;
 /// The local server described by `config.local`.
 pub fn local_spec(config: &Config, model: Option<&str>) -> anyhow::Result<ServerSpec> {
     Ok(ServerSpec {
+        kind: config.local.server,
+        parallel: config.local.parallel,
+        draft: config
+            .local
+            .draft_model
+            .as_deref()
+            .map(catalog::find)
+            .transpose()?,
         model: catalog::find(model.unwrap_or(&config.local.model))?,
         host: config.local.host.clone(),
         port: config.local.port,
@@ -48,10 +56,12 @@ pub async fn ensure_local_server(
         probe = local::server::probe(&spec.base_url(), local::server::QUICK_PROBE).await;
     }
     if probe == Probe::Down {
-        let (d, m) = (data.clone(), spec.model);
+        let (d, m, kind, draft) = (data.clone(), spec.model, spec.kind, spec.draft);
         tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            local::ensure_venv(&d)?;
-            local::ensure_model(&d, m)?;
+            local::ensure_server_files(&d, kind, m)?;
+            if let Some(draft) = draft {
+                local::ensure_model(&d, draft)?;
+            }
             Ok(())
         })
         .await??;
@@ -74,8 +84,9 @@ pub async fn model_config(config: &Config) -> anyhow::Result<agent_core::llm::Mo
 /// The model stack for `config`, with the local server running when it is the target.
 pub async fn chat_stack(config: &Config) -> anyhow::Result<ChatStack> {
     let model = model_config(config).await?;
-    let cache = (config.cache.mode != agent_core::llm::CacheMode::Off)
-        .then(|| ResponseCache::new(config.cache_dir(), config.cache.mode));
+    let cache = (config.cache.mode != agent_core::llm::CacheMode::Off).then(|| {
+        ResponseCache::new(config.cache_dir(), config.cache.mode).serving(config.serving_setup())
+    });
     let ledger = Arc::new(Ledger::new(config.budget));
     Ok(build_chat_stack(
         &model,

@@ -350,3 +350,141 @@ fn a_run_killed_with_sigkill_resumes_without_loss_or_duplication() {
         outcome(&summary(&env.path("whole")))
     );
 }
+
+#[test]
+fn shards_of_a_run_merge_into_the_single_process_result() {
+    let env = Env::new();
+    let base = [
+        "run",
+        "humaneval",
+        "--limit",
+        "4",
+        "--model",
+        "smollm2-135m",
+    ];
+    let run = |extra: &[&str]| {
+        let args: Vec<&str> = base.iter().chain(extra).copied().collect();
+        let out = env.run(&args);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    // One process, then the same run in two shards (its answers come from the same cache).
+    run(&["--run-dir", "whole"]);
+    run(&["--shard", "1/2", "--run-id", "he", "--run-dir", "s1"]);
+    run(&["--shard", "2/2", "--run-id", "he", "--run-dir", "s2"]);
+    let ids = |dir: &str| -> Vec<String> {
+        let mut ids: Vec<String> = lines(&env.path(dir).join("results.jsonl"))
+            .iter()
+            .map(|r| r["task_id"].as_str().unwrap().to_string())
+            .collect();
+        ids.sort(); // results are written in the order tasks finish
+        ids
+    };
+    assert_eq!(ids("s1"), ["HumanEval/0", "HumanEval/2"]);
+    assert_eq!(ids("s2"), ["HumanEval/1", "HumanEval/3"]);
+    let (s1, s2) = (env.path("s1"), env.path("s2"));
+    let out = env.run(&[
+        "report",
+        s1.to_str().unwrap(),
+        s2.to_str().unwrap(),
+        "--out",
+        "merged",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let merged = summary(&env.path("merged"));
+    let whole = summary(&env.path("whole"));
+    assert_eq!(outcome(&merged), outcome(&whole), "{merged}\n{whole}");
+    assert_eq!(merged["status"], "complete");
+    assert_eq!(lines(&env.path("merged").join("results.jsonl")).len(), 4);
+    let md = std::fs::read_to_string(env.path("merged").join("report.md")).unwrap();
+    assert!(md.contains("| shards | 2 of 2 (1, 2) |"), "{md}");
+
+    // What a report refuses, each named.
+    let refuse = |args: &[&str], says: &str| {
+        let out = env.run(args);
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    let whole_dir = env.path("whole");
+    refuse(
+        &["report", s1.to_str().unwrap(), s1.to_str().unwrap()],
+        "pass each shard once",
+    );
+    refuse(
+        &["report", whole_dir.to_str().unwrap(), s2.to_str().unwrap()],
+        "is a whole run, not a shard",
+    );
+    let other = env
+        .command(&[
+            "run",
+            "humaneval",
+            "--limit",
+            "4",
+            "--model",
+            "smollm2-135m",
+            "--shard",
+            "2/2",
+            "--run-id",
+            "he",
+            "--run-dir",
+            "s2-other",
+        ])
+        .env("MNEME_AGENT__MAX_TOKENS", "150")
+        .output()
+        .unwrap();
+    assert!(
+        other.status.success(),
+        "{}",
+        String::from_utf8_lossy(&other.stderr)
+    );
+    let s2_other = env.path("s2-other");
+    refuse(
+        &["report", s1.to_str().unwrap(), s2_other.to_str().unwrap()],
+        "different",
+    );
+    // Bad shard specs and a shard without a run id stop before anything is written.
+    refuse(
+        &[
+            "run",
+            "humaneval",
+            "--shard",
+            "3/2",
+            "--run-id",
+            "x",
+            "--run-dir",
+            "bad",
+        ],
+        "between 1 and 2",
+    );
+    refuse(
+        &[
+            "run",
+            "humaneval",
+            "--shard",
+            "0/0",
+            "--run-id",
+            "x",
+            "--run-dir",
+            "bad",
+        ],
+        "COUNT must be at least 1",
+    );
+    refuse(
+        &["run", "humaneval", "--shard", "1/2", "--run-dir", "bad"],
+        "needs --run-id",
+    );
+    assert!(
+        !env.path("bad").exists(),
+        "nothing written for a refused run"
+    );
+    // The merged directory of the good pair is still intact.
+    assert_eq!(outcome(&summary(&env.path("merged"))), outcome(&whole));
+}

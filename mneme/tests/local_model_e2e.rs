@@ -4,11 +4,11 @@
 //! weights under the data directory) and starts it on a free port.
 
 use agent_core::llm::{
-    build_chat_stack, Budget, CacheMode, ChatRequest, Ledger, LimitsConfig, Message, ModelConfig,
-    PriceTable, ProviderKind, ResponseCache, RetryConfig,
+    build_chat_stack, Budget, CacheMode, ChatRequest, EndpointConfig, Ledger, LimitsConfig,
+    Message, ModelConfig, PriceTable, ProviderKind, ResponseCache, RetryConfig,
 };
 use mneme::config::Config;
-use mneme::local::{self, catalog, DataDir, LocalServer, ServerSpec};
+use mneme::local::{self, catalog, DataDir, LocalServer, ServerKind, ServerSpec};
 use std::sync::Arc;
 
 fn free_port() -> u16 {
@@ -19,17 +19,19 @@ fn free_port() -> u16 {
         .port()
 }
 
-async fn start_smollm2() -> (LocalServer, DataDir) {
+async fn start_smollm2(kind: ServerKind, parallel: usize) -> (LocalServer, DataDir) {
     let data = DataDir::new(Config::load(None).expect("default config").data_dir());
     let model = catalog::find(catalog::TEST_MODEL).unwrap();
     let d = data.clone();
     tokio::task::spawn_blocking(move || {
-        local::ensure_venv(&d).expect("llama.cpp server virtualenv");
-        local::ensure_model(&d, model).expect("SmolLM2 weights");
+        local::ensure_server_files(&d, kind, model).expect("server program and SmolLM2 weights");
     })
     .await
     .unwrap();
     let spec = ServerSpec {
+        kind,
+        parallel,
+        draft: None,
         model,
         host: "127.0.0.1".into(),
         port: free_port(),
@@ -47,6 +49,7 @@ fn model_config(server: &LocalServer) -> ModelConfig {
         provider: ProviderKind::Openai,
         name: server.spec.model.alias.into(),
         base_url: server.spec.base_url(),
+        endpoints: Vec::new(),
         api_key_env: Some("MNEME_TEST_NO_KEY".into()),
         timeout_secs: 120,
         limits: LimitsConfig {
@@ -59,7 +62,7 @@ fn model_config(server: &LocalServer) -> ModelConfig {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn real_local_model_chat_samples_usage_and_cache() {
-    let (server, _data) = start_smollm2().await;
+    let (server, _data) = start_smollm2(ServerKind::LlamaServer, 2).await;
     let cache_dir = tempfile::tempdir().unwrap();
     let ledger = Arc::new(Ledger::new(Budget::default()));
     let stack = build_chat_stack(
@@ -118,9 +121,23 @@ async fn real_local_model_chat_samples_usage_and_cache() {
         .max_tokens(8)
         .n(3)
         .seed(11);
+    // Two slots: llama-server refuses n = 3 (n may not exceed its slots), so the three samples
+    // come as three requests sent at once.
     let samples = stack.model.chat(&sampled).await.unwrap();
     assert_eq!(samples.choices.len(), 3);
     assert!(samples.choices.iter().all(|c| !c.text.is_empty()));
+    let one = stack.model.chat(&sampled.clone().n(1)).await.unwrap();
+    assert_eq!(
+        samples.usage.prompt_tokens,
+        3 * one.usage.prompt_tokens,
+        "three requests, each processing the prompt"
+    );
+    assert_eq!(
+        stack.endpoints.report()[0].requests,
+        3,
+        "calls that reached the server: the question (its repeat came from the cache), the \
+         three samples, the single sample"
+    );
 
     // Over-long prompts are classified, not retried forever.
     let huge = ChatRequest::new(vec![Message::user("word ".repeat(6000))]).max_tokens(4);
@@ -132,7 +149,7 @@ async fn real_local_model_chat_samples_usage_and_cache() {
     );
 
     let totals = ledger.totals();
-    assert_eq!(totals.calls, 3);
+    assert_eq!(totals.calls, 4);
     assert_eq!(totals.cached_calls, 1);
     assert!(totals.completion_tokens >= first.usage.completion_tokens * 2);
 
@@ -158,5 +175,105 @@ async fn real_local_model_chat_samples_usage_and_cache() {
     assert!(
         !stderr.contains("0123456789") && !stdout.contains("0123456789"),
         "key leaked into logs"
+    );
+}
+
+fn question(text: &str) -> ChatRequest {
+    ChatRequest::new(vec![Message::user(text)])
+        .temperature(0.0)
+        .max_tokens(24)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn llama_server_batches_requests_and_serves_n_samples_in_one_request() {
+    let (server, _data) = start_smollm2(ServerKind::LlamaServer, 4).await;
+    let mut config = model_config(&server);
+    config.limits.max_concurrent = 4;
+    let stack = agent_core::llm::stack::build_unbudgeted(&config).unwrap();
+    // Four questions at once: all answered, each with its own usage.
+    let questions = [
+        "Name a fruit.",
+        "Name a city.",
+        "Name a river.",
+        "Name a tree.",
+    ];
+    let requests: Vec<ChatRequest> = questions.iter().map(|q| question(q)).collect();
+    let answers = futures::future::join_all(requests.iter().map(|r| stack.model.chat(r))).await;
+    for a in &answers {
+        let a = a.as_ref().expect("answered");
+        assert!(!a.text().is_empty() && a.usage.completion_tokens > 0);
+    }
+    // llama-server honours `n`: three samples come back from one request.
+    let sampled = ChatRequest::new(vec![Message::user("Name a colour.")])
+        .temperature(0.9)
+        .max_tokens(8)
+        .n(3)
+        .seed(5);
+    let samples = stack.model.chat(&sampled).await.unwrap();
+    assert_eq!(samples.choices.len(), 3);
+    let report = stack.endpoints.report();
+    assert_eq!(report.len(), 1);
+    assert_eq!(
+        report[0].requests, 5,
+        "four questions and one request for three samples"
+    );
+    assert_eq!(report[0].errors, 0);
+    assert!(report[0].busy_secs > 0.0 && report[0].busy_fraction <= 1.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dead_endpoint_is_taken_out_and_the_live_one_answers() {
+    let (server, _data) = start_smollm2(ServerKind::LlamaServer, 2).await;
+    let mut config = model_config(&server);
+    config.endpoints = vec![
+        EndpointConfig {
+            base_url: format!("http://127.0.0.1:{}/v1", free_port()),
+            weight: 1.0,
+        },
+        EndpointConfig {
+            base_url: server.spec.base_url(),
+            weight: 1.0,
+        },
+    ];
+    config.retry.initial_backoff_ms = 10;
+    let stack = agent_core::llm::stack::build_unbudgeted(&config).unwrap();
+    for q in ["Name a fruit.", "Name a city.", "Name a river."] {
+        stack
+            .model
+            .chat(&question(q))
+            .await
+            .expect("the live endpoint answers");
+    }
+    let report = stack.endpoints.report();
+    assert_eq!(
+        report[0].errors, report[0].requests,
+        "the dead one only failed"
+    );
+    assert!(report[0].requests >= 1);
+    assert!(
+        report[1].requests >= 3 && report[1].errors == 0,
+        "{report:?}"
+    );
+    assert!(report[1].completion_tokens > 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_llama_cpp_python_fallback_serves_chat_and_samples() {
+    let (server, _data) = start_smollm2(ServerKind::LlamaCppPython, 1).await;
+    let stack = agent_core::llm::stack::build_unbudgeted(&model_config(&server)).unwrap();
+    let first = stack.model.chat(&question("Name a fruit.")).await.unwrap();
+    let again = stack.model.chat(&question("Name a fruit.")).await.unwrap();
+    assert_eq!(first.text(), again.text(), "temperature 0 is reproducible");
+    let sampled = ChatRequest::new(vec![Message::user("Name a colour.")])
+        .temperature(0.9)
+        .max_tokens(8)
+        .n(3)
+        .seed(5);
+    let samples = stack.model.chat(&sampled).await.unwrap();
+    assert_eq!(samples.choices.len(), 3);
+    assert_eq!(
+        stack.endpoints.report()[0].requests,
+        3,
+        "two questions and one request for three samples (this server honours n)"
     );
 }

@@ -1,7 +1,7 @@
 //! Finding the local model server: a busy server is waited for, never started twice, and
 //! whatever else holds the port is named.
 
-use mneme::local::server::{ensure_detached, probe, Probe, ServerSpec, QUICK_PROBE};
+use mneme::local::server::{ensure_detached, probe, Probe, ServerKind, ServerSpec, QUICK_PROBE};
 use mneme::local::{catalog, DataDir};
 use std::time::Duration;
 use wiremock::matchers::{method, path};
@@ -9,6 +9,9 @@ use wiremock::{Mock, MockServer, ResponseTemplate};
 
 fn spec(port: u16) -> ServerSpec {
     ServerSpec {
+        kind: ServerKind::LlamaServer,
+        parallel: 1,
+        draft: None,
         model: catalog::find("smollm2-135m").unwrap(),
         host: "127.0.0.1".into(),
         port,

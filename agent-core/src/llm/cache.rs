@@ -51,6 +51,7 @@ struct Entry {
 pub struct ResponseCache {
     dir: PathBuf,
     mode: CacheMode,
+    serving: String,
 }
 
 impl ResponseCache {
@@ -59,7 +60,16 @@ impl ResponseCache {
         Self {
             dir: dir.into(),
             mode,
+            serving: String::new(),
         }
+    }
+
+    /// Keeps this cache's answers apart from those of other serving set-ups: a batching
+    /// server's temperature-0 answer can depend on what else was in the batch, so an answer
+    /// recorded from one set-up (e.g. `llama-server, 4 slots`) is not replayed as another's.
+    pub fn serving(mut self, setup: impl Into<String>) -> Self {
+        self.serving = setup.into();
+        self
     }
 
     /// The mode.
@@ -69,7 +79,17 @@ impl ResponseCache {
 
     /// The content address of `request` sent to `model`.
     pub fn key(model: &str, request: &ChatRequest) -> String {
-        let canonical = serde_json::json!({ "v": KEY_VERSION, "model": model, "request": request });
+        Self::key_for_serving(model, request, "")
+    }
+
+    /// The content address of `request` sent to `model` served by `serving` (see
+    /// [`ResponseCache::serving`]; empty for the plain key).
+    pub fn key_for_serving(model: &str, request: &ChatRequest, serving: &str) -> String {
+        let canonical = if serving.is_empty() {
+            serde_json::json!({ "v": KEY_VERSION, "model": model, "request": request })
+        } else {
+            serde_json::json!({ "v": KEY_VERSION, "model": model, "serving": serving, "request": request })
+        };
         hex::encode(Sha256::digest(canonical.to_string().as_bytes()))
     }
 
@@ -157,7 +177,7 @@ impl<M: ChatModel> ChatModel for Cached<M> {
         if !self.cache.applies_to(request) {
             return self.inner.chat(request).await;
         }
-        let key = ResponseCache::key(self.inner.model(), request);
+        let key = ResponseCache::key_for_serving(self.inner.model(), request, &self.cache.serving);
         match self.cache.mode {
             CacheMode::ReadWrite | CacheMode::Replay => {
                 let hit = match self.cache.load(&key) {

@@ -3,7 +3,7 @@
 //! API keys are never part of configuration: a provider names the environment
 //! variable that holds its key (`api_key_env`), and the key is read from there.
 
-use crate::llm::RetryPolicy;
+use crate::llm::{EndpointConfig, RetryPolicy};
 use serde::{Deserialize, Serialize};
 use std::time::Duration;
 
@@ -38,6 +38,10 @@ pub struct ModelConfig {
     pub name: String,
     /// Endpoint base URL (for OpenAI-compatible servers, including `/v1`).
     pub base_url: String,
+    /// Several endpoints serving this model (`[[model.endpoints]]`); when given, requests
+    /// are spread over them and `base_url` is not used.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<EndpointConfig>,
     /// Environment variable holding the API key; defaults to the provider's usual one.
     /// A local server needs none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -58,6 +62,18 @@ fn default_timeout() -> u64 {
 }
 
 impl ModelConfig {
+    /// The endpoints requests go to: `endpoints`, or `base_url` alone with weight 1.
+    pub fn endpoint_list(&self) -> Vec<EndpointConfig> {
+        if self.endpoints.is_empty() {
+            vec![EndpointConfig {
+                base_url: self.base_url.clone(),
+                weight: 1.0,
+            }]
+        } else {
+            self.endpoints.clone()
+        }
+    }
+
     /// The per-request timeout.
     pub fn timeout(&self) -> Duration {
         Duration::from_secs(self.timeout_secs.max(1))

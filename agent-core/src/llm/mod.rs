@@ -7,7 +7,8 @@
 //!   └ Cached (content-addressed responses on disk; cassettes for tests)
 //!       └ Retrying (transient errors: exponential backoff + jitter, Retry-After)
 //!           └ Limited (max concurrency, requests/minute, tokens/minute)
-//!               └ provider (OpenAI-compatible or Anthropic, over reqwest)
+//!               └ Endpoints (the endpoint with the fewest in flight; failing ones taken out)
+//!                   └ provider per endpoint (OpenAI-compatible or Anthropic, over reqwest)
 //! ```
 //!
 //! [`stack::build_chat_stack`] assembles the stack from configuration.
@@ -15,6 +16,7 @@
 pub mod accounting;
 pub mod cache;
 pub mod config;
+pub mod endpoints;
 pub mod error;
 pub mod limits;
 pub mod providers;
@@ -26,6 +28,7 @@ pub mod types;
 pub use accounting::{Budget, Ledger, Metered, Price, PriceTable, UsageTotals};
 pub use cache::{CacheMode, Cached, ResponseCache};
 pub use config::{LimitsConfig, ModelConfig, ProviderKind, RetryConfig};
+pub use endpoints::{EndpointConfig, EndpointReport, Endpoints};
 pub use error::{ErrorClass, LlmError};
 pub use limits::Limited;
 pub use providers::{Anthropic, OpenAiCompatible, OpenAiEmbeddings};

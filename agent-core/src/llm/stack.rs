@@ -1,8 +1,8 @@
 //! Assembles provider and layers from configuration.
 
 use crate::llm::{
-    Anthropic, Budget, Cached, ChatModel, Ledger, Limited, LlmError, Metered, ModelConfig,
-    OpenAiCompatible, PriceTable, ProviderKind, ResponseCache, RetryStats, Retrying,
+    Anthropic, Budget, Cached, ChatModel, Endpoints, Ledger, Limited, LlmError, Metered,
+    ModelConfig, OpenAiCompatible, PriceTable, ProviderKind, ResponseCache, RetryStats, Retrying,
 };
 use secrecy::SecretString;
 use std::sync::Arc;
@@ -16,6 +16,8 @@ pub struct ChatStack {
     pub ledger: Arc<Ledger>,
     /// Retry counters.
     pub retries: Arc<RetryStats>,
+    /// The endpoints, with what each did.
+    pub endpoints: Endpoints,
 }
 
 /// Reads the API key for `config` from the environment.
@@ -33,17 +35,12 @@ pub fn api_key_from_env(config: &ModelConfig) -> Option<SecretString> {
         .map(SecretString::from)
 }
 
-/// Builds `Metered(Cached(Retrying(Limited(provider))))` for `config`.
-pub fn build_chat_stack(
-    config: &ModelConfig,
-    cache: Option<ResponseCache>,
-    prices: PriceTable,
-    ledger: Arc<Ledger>,
-) -> Result<ChatStack, LlmError> {
+/// The provider for `config` at one endpoint's `base_url`.
+fn provider_at(config: &ModelConfig, base_url: &str) -> Result<Box<dyn ChatModel>, LlmError> {
     let key = api_key_from_env(config);
-    let provider: Box<dyn ChatModel> = match config.provider {
+    Ok(match config.provider {
         ProviderKind::Openai => Box::new(OpenAiCompatible::new(
-            &config.base_url,
+            base_url,
             &config.name,
             key,
             config.timeout(),
@@ -59,13 +56,29 @@ pub fn build_chat_stack(
                 ))
             })?;
             Box::new(Anthropic::new(
-                &config.base_url,
+                base_url,
                 &config.name,
                 key,
                 config.timeout(),
             )?)
         }
-    };
+    })
+}
+
+/// Builds `Metered(Cached(Retrying(Limited(Endpoints(provider per endpoint)))))` for `config`.
+pub fn build_chat_stack(
+    config: &ModelConfig,
+    cache: Option<ResponseCache>,
+    prices: PriceTable,
+    ledger: Arc<Ledger>,
+) -> Result<ChatStack, LlmError> {
+    let mut members = Vec::new();
+    for endpoint in config.endpoint_list() {
+        let provider = provider_at(config, &endpoint.base_url)?;
+        members.push((endpoint.base_url, endpoint.weight, provider));
+    }
+    let endpoints = Endpoints::new(members)?;
+    let provider = endpoints.clone();
     let limited = Limited::new(provider, &config.limits)?;
     let retrying = Retrying::new(limited, config.retry.policy());
     let retries = retrying.stats();
@@ -78,6 +91,7 @@ pub fn build_chat_stack(
         model: Arc::new(metered),
         ledger,
         retries,
+        endpoints,
     })
 }
 

@@ -17,9 +17,11 @@
 //! A line cut off by a crash at the end of a JSONL file is dropped with a warning.
 
 mod log;
+mod shard;
 mod summary;
 
 pub use log::{EventLog, LoggedEvent};
+pub use shard::Shard;
 pub use summary::Summary;
 
 use crate::agent::{Agent, AgentConfig, AgentError, TaskResult};
@@ -50,6 +52,10 @@ pub struct RunSpec {
     pub concurrency: usize,
     /// Unix seconds of creation.
     pub created_at: i64,
+    /// The part of the run's tasks this directory holds, when the run is split between
+    /// processes (`task_ids` are then this shard's tasks only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub shard: Option<Shard>,
 }
 
 /// Errors of run bookkeeping.

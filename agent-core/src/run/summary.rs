@@ -38,6 +38,10 @@ pub struct Summary {
     pub usage: UsageTotals,
     /// Wall time over all sessions of the run.
     pub wall_ms: u64,
+    /// What each model endpoint did in the run's last session (requests, tokens, errors,
+    /// busy fraction); empty when not recorded.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub endpoints: Vec<crate::llm::EndpointReport>,
 }
 
 impl Summary {
@@ -96,6 +100,7 @@ impl Summary {
             errors: results.iter().filter(|r| r.error.is_some()).count(),
             usage,
             wall_ms,
+            endpoints: Vec::new(),
         }
     }
 

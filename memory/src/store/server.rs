@@ -41,12 +41,17 @@ impl QdrantStore {
             client,
             collection: collection.to_string(),
         };
-        if !store
+        let exists = store
             .client
             .collection_exists(collection)
             .await
-            .map_err(err)?
-        {
+            .map_err(|e| {
+                err(format!(
+                    "no Qdrant gRPC service answers at {url} ({e}); memory.url must name a \
+                     Qdrant server's gRPC port (6334 by default; 6333 is its REST port)"
+                ))
+            })?;
+        if !exists {
             store
                 .client
                 .create_collection(
@@ -141,10 +146,17 @@ fn payload_json(
         .collect()
 }
 
-#[allow(deprecated)]
+/// The unnamed dense vector of a point as the server sent it.
+///
+/// Servers since 1.16 fill the `vector` oneof and leave the deprecated flat `data` empty;
+/// older ones do the opposite. `into_vector` reads whichever is there.
 fn dense(vectors: Option<VectorsOutput>) -> Vec<f32> {
+    use qdrant_client::qdrant::vector_output::Vector;
     match vectors.and_then(|v| v.vectors_options) {
-        Some(VectorsOptions::Vector(v)) => v.data,
+        Some(VectorsOptions::Vector(v)) => match v.into_vector() {
+            Vector::Dense(d) => d.data,
+            _ => Vec::new(),
+        },
         _ => Vec::new(),
     }
 }

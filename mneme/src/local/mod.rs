@@ -4,14 +4,17 @@
 //!
 //! - [`catalog`]: which models exist, where their bytes come from, their size and SHA-256.
 //! - [`setup`]: the server's virtualenv and the verified weights (idempotent, file-locked).
+//! - [`build`]: llama.cpp's own `llama-server`, compiled from the sdist's vendored source.
 //! - [`server`]: starting, finding, waiting for and stopping the server.
 
+pub mod build;
 pub mod catalog;
 pub mod server;
 pub mod setup;
 
+pub use build::ensure_llama_server;
 pub use catalog::{LocalModel, CATALOG};
-pub use server::{LocalServer, ServerSpec};
+pub use server::{LocalServer, ServerKind, ServerSpec};
 pub use setup::{ensure_model, ensure_venv, DataDir};
 
 use std::path::PathBuf;
@@ -31,6 +34,14 @@ pub enum LocalError {
         /// The file.
         path: PathBuf,
         /// What does not match.
+        problem: String,
+    },
+    /// A cached binary that cannot be used.
+    #[error("{path}: {problem}")]
+    Unusable {
+        /// The binary.
+        path: PathBuf,
+        /// What is wrong, and what to do.
         problem: String,
     },
     /// The server did not come up.
@@ -63,3 +74,17 @@ impl LocalError {
 }
 
 pub(crate) use tools::pypi::log_tail;
+
+/// Makes sure the program for `kind` and the weights of `model` are on disk (building and
+/// assembling them the first time); returns the program's and the weights' paths.
+pub fn ensure_server_files(
+    data: &DataDir,
+    kind: ServerKind,
+    model: &LocalModel,
+) -> Result<(PathBuf, PathBuf), LocalError> {
+    let program = match kind {
+        ServerKind::LlamaServer => ensure_llama_server(data)?,
+        ServerKind::LlamaCppPython => ensure_venv(data)?,
+    };
+    Ok((program, ensure_model(data, model)?))
+}

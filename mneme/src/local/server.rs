@@ -1,6 +1,8 @@
-//! Starting, finding and stopping llama.cpp's OpenAI-compatible server.
+//! Starting, finding and stopping a local OpenAI-compatible model server: llama.cpp's own
+//! `llama-server` (the default: continuous batching over `parallel` slots, prompt-cache reuse)
+//! or the `llama-cpp-python` server (the fallback: one request at a time).
 //!
-//! The server always runs with `OMP_WAIT_POLICY=PASSIVE`: without it,
+//! Servers always run with `OMP_WAIT_POLICY=PASSIVE`: without it,
 //! generation slows 20-30x whenever anything else uses a core.
 
 use super::catalog::LocalModel;
@@ -12,18 +14,50 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+/// Which server program serves the model.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "kebab-case")]
+pub enum ServerKind {
+    /// llama.cpp's `llama-server`, built from the sdist's vendored source.
+    #[default]
+    LlamaServer,
+    /// The `llama-cpp-python` server in its virtualenv.
+    LlamaCppPython,
+}
+
+impl ServerKind {
+    /// Its name in configuration and messages.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ServerKind::LlamaServer => "llama-server",
+            ServerKind::LlamaCppPython => "llama-cpp-python",
+        }
+    }
+}
+
+/// Minimum matching prefix, in tokens, that llama-server reuses from a slot's cache by
+/// shifting it (a task's retries share their long prompt head).
+const CACHE_REUSE_TOKENS: &str = "256";
+
 /// How to run a server.
 #[derive(Clone, Debug)]
 pub struct ServerSpec {
+    /// The server program.
+    pub kind: ServerKind,
+    /// Requests decoded together (llama-server's slots; the fallback always serves one).
+    pub parallel: usize,
     /// The model to serve.
     pub model: &'static LocalModel,
+    /// A small model of the same tokenizer family drafting tokens for `model` to verify
+    /// (speculative decoding; llama-server only).
+    pub draft: Option<&'static LocalModel>,
     /// Address to bind (keep it on loopback).
     pub host: String,
     /// Port to bind.
     pub port: u16,
     /// Threads for generation.
     pub threads: usize,
-    /// Context window in tokens.
+    /// Context window in tokens, per request.
     pub ctx_size: u32,
 }
 
@@ -82,18 +116,8 @@ fn spawn(
     let err = out
         .try_clone()
         .map_err(LocalError::io("cloning log handle"))?;
-    let mut cmd = Command::new(data.python());
-    cmd.args(["-m", "llama_cpp.server", "--model"])
-        .arg(&weights)
-        .args(["--host", &spec.host, "--port", &spec.port.to_string()])
-        .args([
-            "--n_ctx",
-            &spec.ctx_size.to_string(),
-            "--n_threads",
-            &spec.threads.to_string(),
-        ])
-        .args(["--model_alias", spec.model.alias])
-        .env("OMP_WAIT_POLICY", "PASSIVE")
+    let mut cmd = server_command(data, spec, &weights);
+    cmd.env("OMP_WAIT_POLICY", "PASSIVE")
         .stdin(Stdio::null())
         .stdout(out)
         .stderr(err);
@@ -115,11 +139,45 @@ fn spawn(
             });
         }
     }
-    let child = cmd.spawn().map_err(LocalError::io(format!(
-        "starting {}",
-        data.python().display()
-    )))?;
+    let program = cmd.get_program().to_string_lossy().into_owned();
+    let child = cmd
+        .spawn()
+        .map_err(LocalError::io(format!("starting {program}")))?;
     Ok((child, log))
+}
+
+/// The command line that serves `spec` with `weights`.
+fn server_command(data: &DataDir, spec: &ServerSpec, weights: &Path) -> Command {
+    let (port, threads) = (spec.port.to_string(), spec.threads.to_string());
+    match spec.kind {
+        ServerKind::LlamaServer => {
+            let slots = spec.parallel.max(1);
+            // The context is split between the slots: each gets `ctx_size`.
+            let ctx = (spec.ctx_size as usize * slots).to_string();
+            let mut cmd = Command::new(data.llama_server());
+            cmd.arg("--model")
+                .arg(weights)
+                .args(["--host", &spec.host, "--port", &port])
+                .args(["--ctx-size", &ctx, "--threads", &threads])
+                .args(["--parallel", &slots.to_string(), "--cont-batching"])
+                .args(["--cache-reuse", CACHE_REUSE_TOKENS])
+                .args(["--alias", spec.model.alias, "--no-webui", "--metrics"]);
+            if let Some(draft) = spec.draft {
+                cmd.arg("--model-draft").arg(data.weights(draft));
+            }
+            cmd
+        }
+        ServerKind::LlamaCppPython => {
+            let ctx = spec.ctx_size.to_string();
+            let mut cmd = Command::new(data.python());
+            cmd.args(["-m", "llama_cpp.server", "--model"])
+                .arg(weights)
+                .args(["--host", &spec.host, "--port", &port])
+                .args(["--n_ctx", &ctx, "--n_threads", &threads])
+                .args(["--model_alias", spec.model.alias]);
+            cmd
+        }
+    }
 }
 
 /// What answers at a server's address.

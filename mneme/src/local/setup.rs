@@ -52,7 +52,7 @@ impl DataDir {
         self.models().join(model.file)
     }
 
-    fn lock(&self, name: &str) -> Result<File, LocalError> {
+    pub(crate) fn lock(&self, name: &str) -> Result<File, LocalError> {
         let dir = self.root.join("locks");
         fs::create_dir_all(&dir).map_err(LocalError::io(format!("creating {}", dir.display())))?;
         let path = dir.join(format!("{name}.lock"));

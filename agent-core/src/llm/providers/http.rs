@@ -17,6 +17,9 @@ const CONTEXT_LENGTH_MARKERS: &[&str] = &[
     "prompt is too long",
     "too many tokens",
     "exceeds the context",
+    // llama-server: "request (6031 tokens) exceeds the available context size (2048 tokens)"
+    "exceeds the available context size",
+    "exceed_context_size_error",
 ];
 
 /// The HTTP client of a provider, with its per-request timeout.

@@ -9,6 +9,8 @@ use crate::llm::{ChatModel, ChatRequest, ChatResponse, Choice, FinishReason, Llm
 use async_trait::async_trait;
 use secrecy::{ExposeSecret, SecretString};
 use serde::{Deserialize, Serialize};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 const PROVIDER: &str = "openai";
@@ -21,6 +23,8 @@ pub struct OpenAiCompatible {
     api_key: Option<SecretString>,
     timeout: Duration,
     http: reqwest::Client,
+    /// Set once the server answered a request for several samples with fewer, or refused it.
+    ignores_n: Arc<AtomicBool>,
 }
 
 impl std::fmt::Debug for OpenAiCompatible {
@@ -49,7 +53,14 @@ impl OpenAiCompatible {
             api_key,
             timeout,
             http,
+            ignores_n: Arc::new(AtomicBool::new(false)),
         })
+    }
+
+    /// Treats the server as one that ignores `n` from the start (instead of learning it from
+    /// the first answer with too few choices): each sample is its own request.
+    pub fn assume_server_ignores_n(&self) {
+        self.ignores_n.store(true, Ordering::Relaxed);
     }
 
     fn post(&self, path: &str) -> reqwest::RequestBuilder {
@@ -144,41 +155,46 @@ struct WireUsage {
 
 #[async_trait]
 impl ChatModel for OpenAiCompatible {
-    /// Asks for `n` samples in one call; servers that return fewer (llama.cpp's
-    /// returns one) are asked again for the rest, with the seed advanced so the
-    /// extra samples differ.
+    /// Asks for `n` samples in one call. A server that returns fewer, or refuses that many
+    /// (llama-server allows at most its slot count), gets the rest as that many requests sent
+    /// at once, which a batching server decodes together, each with its own seed; later calls
+    /// fan out straight away. Usage is
+    /// summed over the requests, since the server processed (and bills) the prompt for each.
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let started = Instant::now();
-        let wanted = request.n.max(1) as usize;
-        let mut choices = Vec::with_capacity(wanted);
-        let mut usage = Usage::default();
-        let mut model = None;
-        let mut round = 0u64;
-        while choices.len() < wanted {
-            let remaining = (wanted - choices.len()) as u32;
-            let seed = request.seed.map(|s| s.wrapping_add(round));
-            let wire = self.one_call(request, remaining, seed).await?;
-            if let Some(u) = wire.usage {
-                // The prompt is the same each round; count it once per round since
-                // the provider processed (and bills) it each time.
-                usage += Usage {
-                    prompt_tokens: u.prompt_tokens,
-                    completion_tokens: u.completion_tokens,
-                };
+        let wanted = request.n.max(1);
+        let mut replies = Vec::new();
+        if wanted == 1 || !self.ignores_n.load(Ordering::Relaxed) {
+            match self.one_call(request, wanted, request.seed).await {
+                Ok(reply) => replies.push(reply),
+                // llama-server refuses an `n` above its slot count with a 400: ask for the
+                // samples one per request instead (from now on), as for a server that ignores `n`.
+                Err(LlmError::BadRequest { message, .. })
+                    if wanted > 1 && message.contains("'n'") =>
+                {
+                    tracing::debug!(
+                        "the server refused n = {wanted} ({message}); one request per sample"
+                    );
+                    self.ignores_n.store(true, Ordering::Relaxed);
+                }
+                Err(e) => return Err(e),
             }
-            model = model.or(wire.model);
-            for c in wire.choices.into_iter().take(remaining as usize) {
-                choices.push(Choice {
-                    text: c.message.content.unwrap_or_default(),
-                    finish_reason: FinishReason::from_provider(c.finish_reason.as_deref()),
-                });
-            }
-            round += 1;
         }
-        Ok(ChatResponse::live(
-            choices,
-            usage,
-            model.unwrap_or_else(|| self.model.clone()),
+        let got: usize = replies.iter().map(|r| r.choices.len()).sum();
+        let missing = (wanted as usize).saturating_sub(got);
+        if missing > 0 {
+            self.ignores_n.store(true, Ordering::Relaxed);
+            let first_seed = replies.len() as u64;
+            let calls = (0..missing as u64).map(|i| {
+                let seed = request.seed.map(|s| s.wrapping_add(first_seed + i));
+                self.one_call(request, 1, seed)
+            });
+            replies.extend(futures::future::try_join_all(calls).await?);
+        }
+        Ok(merge(
+            replies,
+            wanted as usize,
+            &self.model,
             started.elapsed(),
         ))
     }
@@ -190,6 +206,38 @@ impl ChatModel for OpenAiCompatible {
     fn provider(&self) -> &str {
         PROVIDER
     }
+}
+
+/// One response holding the first `wanted` choices of `replies`, with their usage summed.
+fn merge(
+    replies: Vec<WireResponse>,
+    wanted: usize,
+    asked: &str,
+    latency: Duration,
+) -> ChatResponse {
+    let mut usage = Usage::default();
+    let mut model = None;
+    let mut choices = Vec::with_capacity(wanted);
+    for wire in replies {
+        if let Some(u) = wire.usage {
+            usage += Usage {
+                prompt_tokens: u.prompt_tokens,
+                completion_tokens: u.completion_tokens,
+            };
+        }
+        model = model.or(wire.model);
+        choices.extend(wire.choices.into_iter().map(|c| Choice {
+            text: c.message.content.unwrap_or_default(),
+            finish_reason: FinishReason::from_provider(c.finish_reason.as_deref()),
+        }));
+    }
+    choices.truncate(wanted);
+    ChatResponse::live(
+        choices,
+        usage,
+        model.unwrap_or_else(|| asked.to_string()),
+        latency,
+    )
 }
 
 /// Text embeddings from an OpenAI-compatible `/embeddings` endpoint.
