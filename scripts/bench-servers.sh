@@ -5,6 +5,7 @@
 # and the llama-cpp-python fallback, and speculative decoding of the 1.5B model with the 0.5B
 # one as its draft. Figures go to $BENCH_OUT/*.json (default bench-runs/servers-TIME).
 # Usage: scripts/bench-servers.sh [PROMPTS_05B] [PROMPTS_15B]
+# SKIP="0.5b-llama-cpp-python ..." leaves out measurements already made.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 out="${BENCH_OUT:-bench-runs/servers-$(date +%Y%m%d-%H%M%S)}"
@@ -15,15 +16,16 @@ small="${1:-16}"
 big="${2:-8}"
 bench() {
   local name=$1; shift
+  case " ${SKIP:-} " in *" $name "*) return ;; esac
   echo "== $name" >&2
   "$bin" bench throughput --out "$out/$name.json" "$@" > /dev/null
 }
 bench 0.5b-llama-server --server llama-server --model qwen2.5-coder-0.5b --levels 1,2,4,8 --prompts "$small"
 # The fallback answers one request at a time, so fewer prompts show its (flat) curve as well.
 bench 0.5b-llama-cpp-python --server llama-cpp-python --model qwen2.5-coder-0.5b --levels 1,2,4,8 --prompts "$big"
-bench 1.5b-llama-server --server llama-server --model qwen2.5-coder-1.5b --levels 1,2,4,8 --prompts "$big"
+bench 1.5b-llama-server --server llama-server --model qwen2.5-coder-1.5b --levels 1,4,8 --prompts "$big"
 bench 1.5b-draft-0.5b --server llama-server --model qwen2.5-coder-1.5b --draft qwen2.5-coder-0.5b --levels 1,4 --prompts "$big"
-bench 1.5b-llama-cpp-python --server llama-cpp-python --model qwen2.5-coder-1.5b --levels 1,2 --prompts "${fallback_big:-6}"
+bench 1.5b-llama-cpp-python --server llama-cpp-python --model qwen2.5-coder-1.5b --levels 1 --prompts 4
 python3 - "$out" <<'PY'
 import json, pathlib, sys
 for f in sorted(pathlib.Path(sys.argv[1]).glob("*.json")):

@@ -7,7 +7,7 @@
 # both against the local server, and get the same answers from that cache.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-: "${QDRANT_URL:?set QDRANT_URL to a Qdrant server's gRPC URL}"
+: "${QDRANT_URL:?set QDRANT_URL to the gRPC URL of a Qdrant server}"
 limit="${1:-40}"
 out="${BENCH_OUT:-bench-runs/shards-$(date +%Y%m%d-%H%M%S)}"
 mkdir -p "$out"

@@ -276,3 +276,20 @@ async fn a_url_that_is_not_a_qdrant_server_is_named() {
     assert!(err.contains(&url), "{err}");
     assert!(err.contains("gRPC"), "{err}");
 }
+
+#[tokio::test]
+#[cfg_attr(
+    not(qdrant_server),
+    ignore = "needs a Qdrant server: build and run the tests with QDRANT_URL set"
+)]
+async fn processes_starting_together_share_a_new_collection() {
+    // Shards of one run start at the same moment and race to create the collection.
+    let url = std::env::var("QDRANT_URL").unwrap();
+    let name = format!("mneme-test-race-{}", std::process::id());
+    let connects = (0..4).map(|_| QdrantStore::connect(&url, &name, common::DIM));
+    let stores = futures::future::join_all(connects).await;
+    for s in &stores {
+        assert!(s.is_ok(), "{:?}", s.as_ref().err().map(|e| e.to_string()));
+    }
+    stores[0].as_ref().unwrap().drop_collection().await.unwrap();
+}

@@ -462,7 +462,7 @@ async fn model(cmd: ModelCommand, config: &Config) -> anyhow::Result<()> {
             let d = data.clone();
             let kind = server.unwrap_or(spec.kind);
             let (program, weights) = tokio::task::spawn_blocking(move || {
-                local::ensure_server_files(&d, kind, spec.model)
+                local::ensure_server_files(&d, kind, spec.model, spec.draft)
             })
             .await??;
             println!(

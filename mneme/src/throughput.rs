@@ -111,17 +111,9 @@ pub async fn measure(config: &Config, args: &ThroughputArgs) -> anyhow::Result<T
     let data = DataDir::new(config.data_dir());
     let model = catalog::find(&args.model)?;
     let draft = args.draft.as_deref().map(catalog::find).transpose()?;
-    {
-        let (d, kind) = (data.clone(), args.server);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            local::ensure_server_files(&d, kind, model)?;
-            if let Some(draft) = draft {
-                local::ensure_model(&d, draft)?;
-            }
-            Ok(())
-        })
+    let (d, kind) = (data.clone(), args.server);
+    tokio::task::spawn_blocking(move || local::ensure_server_files(&d, kind, model, draft))
         .await??;
-    }
     let prompts = requests(config, args.prompts, args.max_tokens)?;
     let mut levels = Vec::new();
     let mut first_answers: Option<Vec<String>> = None;

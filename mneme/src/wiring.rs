@@ -57,14 +57,8 @@ pub async fn ensure_local_server(
     }
     if probe == Probe::Down {
         let (d, m, kind, draft) = (data.clone(), spec.model, spec.kind, spec.draft);
-        tokio::task::spawn_blocking(move || -> anyhow::Result<()> {
-            local::ensure_server_files(&d, kind, m)?;
-            if let Some(draft) = draft {
-                local::ensure_model(&d, draft)?;
-            }
-            Ok(())
-        })
-        .await??;
+        tokio::task::spawn_blocking(move || local::ensure_server_files(&d, kind, m, draft))
+            .await??;
     }
     local::server::ensure_detached(&data, &spec).await?;
     Ok(spec)

@@ -24,7 +24,8 @@ async fn start_smollm2(kind: ServerKind, parallel: usize) -> (LocalServer, DataD
     let model = catalog::find(catalog::TEST_MODEL).unwrap();
     let d = data.clone();
     tokio::task::spawn_blocking(move || {
-        local::ensure_server_files(&d, kind, model).expect("server program and SmolLM2 weights");
+        local::ensure_server_files(&d, kind, model, None)
+            .expect("server program and SmolLM2 weights");
     })
     .await
     .unwrap();
@@ -116,11 +117,7 @@ async fn real_local_model_chat_samples_usage_and_cache() {
     );
 
     // Several samples in one call.
-    let sampled = ChatRequest::new(vec![Message::user("Name a colour.")])
-        .temperature(0.9)
-        .max_tokens(8)
-        .n(3)
-        .seed(11);
+    let sampled = three_colours();
     // Two slots: llama-server refuses n = 3 (n may not exceed its slots), so the three samples
     // come as three requests sent at once.
     let samples = stack.model.chat(&sampled).await.unwrap();
@@ -178,6 +175,15 @@ async fn real_local_model_chat_samples_usage_and_cache() {
     );
 }
 
+/// Three sampled answers to one question.
+fn three_colours() -> ChatRequest {
+    ChatRequest::new(vec![Message::user("Name a colour.")])
+        .temperature(0.9)
+        .max_tokens(8)
+        .n(3)
+        .seed(5)
+}
+
 fn question(text: &str) -> ChatRequest {
     ChatRequest::new(vec![Message::user(text)])
         .temperature(0.0)
@@ -204,11 +210,7 @@ async fn llama_server_batches_requests_and_serves_n_samples_in_one_request() {
         assert!(!a.text().is_empty() && a.usage.completion_tokens > 0);
     }
     // llama-server honours `n`: three samples come back from one request.
-    let sampled = ChatRequest::new(vec![Message::user("Name a colour.")])
-        .temperature(0.9)
-        .max_tokens(8)
-        .n(3)
-        .seed(5);
+    let sampled = three_colours();
     let samples = stack.model.chat(&sampled).await.unwrap();
     assert_eq!(samples.choices.len(), 3);
     let report = stack.endpoints.report();
@@ -264,11 +266,7 @@ async fn the_llama_cpp_python_fallback_serves_chat_and_samples() {
     let first = stack.model.chat(&question("Name a fruit.")).await.unwrap();
     let again = stack.model.chat(&question("Name a fruit.")).await.unwrap();
     assert_eq!(first.text(), again.text(), "temperature 0 is reproducible");
-    let sampled = ChatRequest::new(vec![Message::user("Name a colour.")])
-        .temperature(0.9)
-        .max_tokens(8)
-        .n(3)
-        .seed(5);
+    let sampled = three_colours();
     let samples = stack.model.chat(&sampled).await.unwrap();
     assert_eq!(samples.choices.len(), 3);
     assert_eq!(

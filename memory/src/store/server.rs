@@ -52,14 +52,25 @@ impl QdrantStore {
                 ))
             })?;
         if !exists {
-            store
+            let created = store
                 .client
                 .create_collection(
                     CreateCollectionBuilder::new(collection)
                         .vectors_config(VectorParamsBuilder::new(dim as u64, Distance::Cosine)),
                 )
-                .await
-                .map_err(err)?;
+                .await;
+            if let Err(e) = created {
+                // Shards started together race to create it: another process winning is fine.
+                if !store
+                    .client
+                    .collection_exists(collection)
+                    .await
+                    .map_err(err)?
+                {
+                    return Err(err(e));
+                }
+            }
+            // Creating an index that exists succeeds, so each racer may (re)create them.
             for (field, kind) in [
                 ("kind", FieldType::Keyword),
                 ("task_id", FieldType::Keyword),

@@ -75,16 +75,21 @@ impl LocalError {
 
 pub(crate) use tools::pypi::log_tail;
 
-/// Makes sure the program for `kind` and the weights of `model` are on disk (building and
-/// assembling them the first time); returns the program's and the weights' paths.
+/// Makes sure the program for `kind`, the weights of `model` and those of its `draft` model,
+/// if any, are on disk (building and assembling them the first time); returns the program's
+/// and the model weights' paths.
 pub fn ensure_server_files(
     data: &DataDir,
     kind: ServerKind,
     model: &LocalModel,
+    draft: Option<&LocalModel>,
 ) -> Result<(PathBuf, PathBuf), LocalError> {
     let program = match kind {
         ServerKind::LlamaServer => ensure_llama_server(data)?,
         ServerKind::LlamaCppPython => ensure_venv(data)?,
     };
+    if let Some(draft) = draft {
+        ensure_model(data, draft)?;
+    }
     Ok((program, ensure_model(data, model)?))
 }

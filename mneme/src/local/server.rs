@@ -2,8 +2,8 @@
 //! `llama-server` (the default: continuous batching over `parallel` slots, prompt-cache reuse)
 //! or the `llama-cpp-python` server (the fallback: one request at a time).
 //!
-//! Servers always run with `OMP_WAIT_POLICY=PASSIVE`: without it,
-//! generation slows 20-30x whenever anything else uses a core.
+//! `OMP_WAIT_POLICY` is set per server ([`ServerKind::wait_policy`]) unless the environment
+//! sets it.
 
 use super::catalog::LocalModel;
 use super::setup::DataDir;
@@ -26,6 +26,14 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
+    /// How its OpenMP threads wait between operations, unless `OMP_WAIT_POLICY` is set: they
+    /// sleep. Spinning (`OMP_WAIT_POLICY=ACTIVE`) makes llama-server 1.4x faster on a machine
+    /// that does nothing else, but on 2 cores two spinning servers, or one beside a build, fall
+    /// to under 1 token/s (docs/benchmarks.md, "Local model servers").
+    pub fn wait_policy(self) -> &'static str {
+        "PASSIVE"
+    }
+
     /// Its name in configuration and messages.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -117,10 +125,10 @@ fn spawn(
         .try_clone()
         .map_err(LocalError::io("cloning log handle"))?;
     let mut cmd = server_command(data, spec, &weights);
-    cmd.env("OMP_WAIT_POLICY", "PASSIVE")
-        .stdin(Stdio::null())
-        .stdout(out)
-        .stderr(err);
+    if std::env::var_os("OMP_WAIT_POLICY").is_none() {
+        cmd.env("OMP_WAIT_POLICY", spec.kind.wait_policy());
+    }
+    cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     for secret in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] {
         cmd.env_remove(secret);
     }
@@ -163,7 +171,10 @@ fn server_command(data: &DataDir, spec: &ServerSpec, weights: &Path) -> Command 
                 .args(["--cache-reuse", CACHE_REUSE_TOKENS])
                 .args(["--alias", spec.model.alias, "--no-webui", "--metrics"]);
             if let Some(draft) = spec.draft {
-                cmd.arg("--model-draft").arg(data.weights(draft));
+                // Without a type, a plain draft model is loaded but never asked to draft.
+                cmd.arg("--model-draft")
+                    .arg(data.weights(draft))
+                    .args(["--spec-type", "draft-simple"]);
             }
             cmd
         }
