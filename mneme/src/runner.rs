@@ -94,7 +94,8 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         (Some(id), _) => id.clone(),
         (None, None) => format!("{label}-{strategy}-{}", now()),
         (None, Some(shard)) => anyhow::bail!(
-            "--shard {shard} needs --run-id NAME, the same for every shard of the run              (it scopes the run's memory and lets `mneme report` merge the shards)"
+            "--shard {shard} needs --run-id NAME, the same for every shard of the run \
+             (it scopes the run's memory and lets `mneme report` merge the shards)"
         ),
     };
     let all_ids: Vec<String> = suite.tasks().iter().map(|t| t.id.clone()).collect();

@@ -2,8 +2,7 @@
 //! `llama-server` (the default: continuous batching over `parallel` slots, prompt-cache reuse)
 //! or the `llama-cpp-python` server (the fallback: one request at a time).
 //!
-//! `OMP_WAIT_POLICY` is set per server ([`ServerKind::wait_policy`]) unless the environment
-//! sets it.
+//! Servers run with `OMP_WAIT_POLICY=PASSIVE` unless the environment sets it (`WAIT_POLICY`).
 
 use super::catalog::LocalModel;
 use super::setup::DataDir;
@@ -26,14 +25,6 @@ pub enum ServerKind {
 }
 
 impl ServerKind {
-    /// How its OpenMP threads wait between operations, unless `OMP_WAIT_POLICY` is set: they
-    /// sleep. Spinning (`OMP_WAIT_POLICY=ACTIVE`) makes llama-server 1.4x faster on a machine
-    /// that does nothing else, but on 2 cores two spinning servers, or one beside a build, fall
-    /// to under 1 token/s (docs/benchmarks.md, "Local model servers").
-    pub fn wait_policy(self) -> &'static str {
-        "PASSIVE"
-    }
-
     /// Its name in configuration and messages.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -42,6 +33,12 @@ impl ServerKind {
         }
     }
 }
+
+/// How server threads wait between operations unless `OMP_WAIT_POLICY` is set: they sleep.
+/// Spinning (`OMP_WAIT_POLICY=ACTIVE`) makes llama-server 1.4x faster on a machine that does
+/// nothing else, but on 2 cores two spinning servers, or one beside a build, fall to under
+/// 1 token/s (docs/benchmarks.md, "Local model servers").
+const WAIT_POLICY: &str = "PASSIVE";
 
 /// Minimum matching prefix, in tokens, that llama-server reuses from a slot's cache by
 /// shifting it (a task's retries share their long prompt head).
@@ -126,7 +123,7 @@ fn spawn(
         .map_err(LocalError::io("cloning log handle"))?;
     let mut cmd = server_command(data, spec, &weights);
     if std::env::var_os("OMP_WAIT_POLICY").is_none() {
-        cmd.env("OMP_WAIT_POLICY", spec.kind.wait_policy());
+        cmd.env("OMP_WAIT_POLICY", WAIT_POLICY);
     }
     cmd.stdin(Stdio::null()).stdout(out).stderr(err);
     for secret in ["OPENAI_API_KEY", "ANTHROPIC_API_KEY"] {

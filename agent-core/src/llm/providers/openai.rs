@@ -158,8 +158,8 @@ impl ChatModel for OpenAiCompatible {
     /// Asks for `n` samples in one call. A server that returns fewer, or refuses that many
     /// (llama-server allows at most its slot count), gets the rest as that many requests sent
     /// at once, which a batching server decodes together, each with its own seed; later calls
-    /// fan out straight away. Usage is
-    /// summed over the requests, since the server processed (and bills) the prompt for each.
+    /// fan out straight away. Usage is summed over the requests, since the server processed
+    /// (and bills) the prompt for each.
     async fn chat(&self, request: &ChatRequest) -> Result<ChatResponse, LlmError> {
         let started = Instant::now();
         let wanted = request.n.max(1);
