@@ -1,13 +1,17 @@
-//! Plug your own environment into Reflexion: implement `Environment`, hand it to
-//! an `EpisodeAgent` with the local model and an embedded memory.
+//! Plug your own environment into Reflexion: implement `Environment`, hand it to an `Agent`
+//! with the local model and an embedded memory; a `Grader` of your own replays what it
+//! submits in a fresh environment. (From the command line, an environment in any language:
+//! `mneme run --env "python3 my_env.py" --tasks my_tasks.jsonl`.)
 //!
 //! ```text
 //! cargo run -p mneme-examples --example reflexion_custom_env
 //! ```
 
-use agent_core::agent::{EpisodeAgent, EpisodeConfig, MemoryEvents, Prompts};
+use agent_core::agent::{grade, Agent, AgentConfig, EpisodeConfig, MemoryEvents, Prompts};
 use async_trait::async_trait;
-use environments::{Action, EnvError, Environment, Observation, Step, Task, TaskKind};
+use environments::{
+    Action, EnvError, Environment, Grade, Grader, Observation, Step, Task, TaskKind,
+};
 use memory::store::edge::{EdgeOptions, EdgeStore};
 use memory::{BankConfig, LocalEmbedder, MemoryBank};
 use mneme::config::Config;
@@ -54,6 +58,29 @@ impl Environment for GuessNumber {
     }
 }
 
+/// Replays a submitted episode (its actions as JSON) in a fresh game.
+struct Replay;
+
+#[async_trait]
+impl Grader for Replay {
+    async fn grade(&self, task: &Task, candidate: &str) -> Result<Grade, EnvError> {
+        let actions: Vec<Action> =
+            serde_json::from_str(candidate).map_err(|e| EnvError::Usage(e.to_string()))?;
+        let mut game = GuessNumber { secret: 0 };
+        game.reset(task).await?;
+        let mut total = 0.0;
+        for action in &actions {
+            total += game.step(action).await?.reward;
+        }
+        let passed = total >= 1.0;
+        Ok(Grade {
+            passed,
+            verdict: if passed { "passed" } else { "failed" }.into(),
+            reason: None,
+        })
+    }
+}
+
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
     let config = Config::load(None)?;
@@ -70,18 +97,23 @@ async fn main() -> anyhow::Result<()> {
         Arc::new(LocalEmbedder::from_data_dir(&config.data_dir())?),
         BankConfig::default(),
     );
-    let episodes = EpisodeConfig {
+    let config = AgentConfig {
+        strategy: "reflexion".into(),
         trials: 3,
-        max_steps: 8,
-        ..EpisodeConfig::default()
+        episode: EpisodeConfig {
+            max_steps: 8,
+            ..EpisodeConfig::default()
+        },
+        ..AgentConfig::default()
     };
-    let agent = EpisodeAgent::new(
+    let budget = config.budget.calls;
+    let agent = Agent::new(
         stack.model.clone(),
         Prompts::builtin(),
         Some(memory),
-        episodes,
+        config,
         "guess-example",
-    );
+    )?;
 
     let task = Task {
         id: "guess/73".into(),
@@ -91,17 +123,15 @@ async fn main() -> anyhow::Result<()> {
                 .into(),
         kind: TaskKind::Custom(serde_json::json!({"secret": 73})),
     };
-    let result = agent
-        .solve(
-            &mut GuessNumber { secret: 0 },
-            &task,
-            &MemoryEvents::default(),
-        )
-        .await?;
+    let events = MemoryEvents::default();
+    let mut game = GuessNumber { secret: 0 };
+    let solved = agent.solve(&task, &mut game, &events, None).await?;
+    let result = grade(&task, &solved, &Replay, budget, &events).await?;
     println!(
-        "success: {}, reward per episode: {:?}, tokens: {}",
-        result.success,
-        result.rewards,
+        "passed: {}, by episode: {:?}, calls: {}, tokens: {}",
+        result.passed,
+        result.passed_by_trial,
+        result.calls,
         result.usage.total_tokens()
     );
     Ok(())

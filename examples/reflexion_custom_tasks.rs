@@ -5,9 +5,10 @@
 //! cargo run -p mneme-examples --example reflexion_custom_tasks
 //! ```
 
-use agent_core::agent::{Agent, AgentConfig, MemoryEvents, Prompts, StrategyKind};
+use agent_core::agent::{grade, Agent, AgentConfig, MemoryEvents, Prompts};
+use environments::code::HiddenTestGrader;
 use environments::suites::parse_jsonl;
-use environments::TaskSuite;
+use environments::{CodingEnv, TaskSuite};
 use memory::store::edge::{EdgeOptions, EdgeStore};
 use memory::{BankConfig, LocalEmbedder, MemoryBank};
 use mneme::config::Config;
@@ -36,22 +37,26 @@ async fn main() -> anyhow::Result<()> {
     let memory = MemoryBank::new(store, embedder, BankConfig::default());
 
     let agent_config = AgentConfig {
-        strategy: StrategyKind::Reflexion,
+        strategy: "reflexion".into(),
         trials: 3,
         ..AgentConfig::default()
     };
+    let budget = agent_config.budget.calls;
     let agent = Agent::new(
         stack.model.clone(),
         Prompts::builtin(),
-        sandbox,
         Some(memory.clone()),
         agent_config,
         "example",
-    );
+    )?;
+    // The hidden tests score what the agent submits, after it is done; the agent never sees them.
+    let grader = HiddenTestGrader::new(sandbox.clone());
 
     for task in tasks.tasks() {
         let events = MemoryEvents::default();
-        let result = agent.solve(task, &events).await?;
+        let mut env = CodingEnv::new(sandbox.clone());
+        let solved = agent.solve(task, &mut env, &events, None).await?;
+        let result = grade(task, &solved, &grader, budget, &events).await?;
         println!(
             "{:<16} passed={:<5} trials={} by-trial={:?} tokens={}",
             task.id,

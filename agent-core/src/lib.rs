@@ -1,13 +1,19 @@
 //! # agent-core
 //!
-//! The heart of mneme. Today it holds the language-model layer ([`llm`]): one
-//! [`llm::ChatModel`] trait, one module per provider, and the layers every
-//! call passes through (response cache, accounting and budgets, retries driven
-//! by error class, and per-provider rate limits).
+//! The heart of mneme:
 //!
-//! Later the strategies (simple, reflexion, LATS, Voyager) and run state live
-//! here too; see `docs/architecture.md`.
+//! - [`llm`]: one [`llm::ChatModel`] trait, one module per provider, and the layers every call
+//!   passes through (response cache, accounting and budgets, retries driven by error class,
+//!   rate limits, several endpoints).
+//! - [`agent`]: the agent, one task in progress ([`agent::Work`]), actors per environment kind,
+//!   candidates and their grading.
+//! - [`strategy`]: the [`strategy::Strategy`] trait and one module per strategy (`simple`,
+//!   `reflexion`, `best_of_n`, `lats`).
+//! - [`run`]: one run loop for every strategy and environment, run directories and resume.
+//!
+//! See `docs/architecture.md`.
 
 pub mod agent;
 pub mod llm;
 pub mod run;
+pub mod strategy;

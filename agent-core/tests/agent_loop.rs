@@ -1,13 +1,14 @@
 //! The agent loop's control flow with a scripted model, a real sandbox and a real
 //! embedded memory store.
 
-use agent_core::agent::{Agent, AgentConfig, Event, MemoryEvents, Prompts, StrategyKind};
+use agent_core::agent::{grade, Agent, AgentConfig, Event, MemoryEvents, Prompts, TaskResult};
 use agent_core::llm::{
     Budget, ChatModel, Ledger, LlmError, Metered, PriceTable, ScriptedModel, ScriptedTurn, Usage,
 };
-use agent_core::run::{execute, RunDir, RunSpec, RunStatus};
+use agent_core::run::{execute, EnvFactory, RunDir, RunSpec, RunStatus, Runner};
+use environments::code::HiddenTestGrader;
 use environments::suites::parse_jsonl;
-use environments::{Task, TaskSuite};
+use environments::{CodingEnv, Environment, Task, TaskSuite};
 use memory::embed::HashingEmbedder;
 use memory::store::edge::{EdgeOptions, EdgeStore};
 use memory::{BankConfig, MemoryBank};
@@ -45,9 +46,33 @@ fn memory(dir: &std::path::Path) -> MemoryBank {
 
 fn reflexion(trials: u32) -> AgentConfig {
     AgentConfig {
-        strategy: StrategyKind::Reflexion,
+        strategy: "reflexion".into(),
         trials,
         ..AgentConfig::default()
+    }
+}
+
+/// Works on `task` in a fresh coding environment, then grades what the agent submitted.
+async fn solve(agent: &Agent, task: &Task, events: &MemoryEvents) -> TaskResult {
+    let sandbox = sandbox();
+    let mut env = CodingEnv::new(sandbox.clone());
+    let solved = agent.solve(task, &mut env, events, None).await.unwrap();
+    let grader = HiddenTestGrader::new(sandbox);
+    let budget = agent.config().budget.calls;
+    grade(task, &solved, &grader, budget, events).await.unwrap()
+}
+
+/// A runner over coding environments graded by the hidden tests.
+fn runner(agent: Agent) -> Runner {
+    let sandbox = sandbox();
+    let envs_sandbox = sandbox.clone();
+    let envs: EnvFactory = Arc::new(move |_| {
+        Ok(Box::new(CodingEnv::new(envs_sandbox.clone())) as Box<dyn Environment>)
+    });
+    Runner {
+        agent: Arc::new(agent),
+        envs,
+        grader: Arc::new(HiddenTestGrader::new(sandbox)),
     }
 }
 
@@ -63,18 +88,26 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
     let agent = Agent::new(
         model.clone(),
         Prompts::builtin(),
-        sandbox(),
         Some(bank.clone()),
         reflexion(3),
         "run-1",
-    );
+    )
+    .unwrap();
     let events = MemoryEvents::default();
-    let result = agent.solve(&tasks()[0], &events).await.unwrap();
+    let result = solve(&agent, &tasks()[0], &events).await;
 
     assert!(result.passed, "{result:?}");
     assert_eq!(result.trials_used, 2);
-    assert_eq!(result.passed_by_trial, vec![false, true, true]);
+    assert_eq!(result.passed_by_trial, vec![false, true]);
     assert_eq!(result.usage.calls, 3);
+    assert_eq!(result.calls, 3);
+    // After call 1 the failed first attempt would be submitted; after the reflection (call 2)
+    // still that one; from call 3 on, the passing retry.
+    assert_eq!(
+        result.passed_by_call,
+        [false, false, true, true, true, true, true, true]
+    );
+    assert!(result.any_passed);
     // A reflection is asked for in few tokens, an attempt in many.
     let limits: Vec<_> = model.requests().iter().map(|r| r.max_tokens).collect();
     assert_eq!(limits, [Some(768), Some(192), Some(768)]);
@@ -99,7 +132,8 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
             );
         }
     }
-    // Events: act, test, evaluation(failed), trial score, reflect call, reflection, memory write, act, ...
+    // Events: act, test, evaluation(failed), reflect call, reflection, memory write, act, ...;
+    // the hidden tests score the attempts only after the strategy has returned.
     let kinds: Vec<&str> = events
         .events()
         .iter()
@@ -125,7 +159,6 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
             "act",
             "test",
             "fail",
-            "score",
             "call",
             "reflection",
             "memory",
@@ -133,6 +166,7 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
             "act",
             "test",
             "pass",
+            "score",
             "score",
             "submit",
             "submitted-pass"
@@ -191,18 +225,15 @@ async fn simple_submits_its_one_attempt() {
     let agent = Agent::new(
         model,
         Prompts::builtin(),
-        sandbox(),
         None,
         AgentConfig {
-            strategy: StrategyKind::Simple,
+            strategy: "simple".into(),
             ..AgentConfig::default()
         },
         "r",
-    );
-    let result = agent
-        .solve(&tasks()[0], &MemoryEvents::default())
-        .await
-        .unwrap();
+    )
+    .unwrap();
+    let result = solve(&agent, &tasks()[0], &MemoryEvents::default()).await;
     assert!(!result.passed);
     assert_eq!((result.trials_used, result.verdict.as_str()), (1, "failed"));
     assert_eq!(result.passed_by_trial, vec![false]);
@@ -220,12 +251,12 @@ async fn actor_prompts(
     let agent = Agent::new(
         model.clone(),
         Prompts::builtin(),
-        sandbox(),
         Some(bank.clone()),
         config,
         run_id,
-    );
-    agent.solve(task, &MemoryEvents::default()).await.unwrap();
+    )
+    .unwrap();
+    solve(&agent, task, &MemoryEvents::default()).await;
     model
         .requests()
         .iter()
@@ -287,16 +318,9 @@ async fn a_reply_without_code_is_reasked_once_then_counts_as_failed() {
         "I would add the two numbers together.",
         "Simply return their sum.",
     ]));
-    let agent = Agent::new(
-        model.clone(),
-        Prompts::builtin(),
-        sandbox(),
-        None,
-        reflexion(1),
-        "r",
-    );
+    let agent = Agent::new(model.clone(), Prompts::builtin(), None, reflexion(1), "r").unwrap();
     let events = MemoryEvents::default();
-    let result = agent.solve(&tasks()[0], &events).await.unwrap();
+    let result = solve(&agent, &tasks()[0], &events).await;
     assert_eq!(model.calls(), 2, "asked once more");
     assert!(model.requests()[1]
         .messages
@@ -327,16 +351,9 @@ async fn a_prompt_too_long_for_the_model_fails_the_task_with_the_error() {
             completion_tokens: 5,
         },
     ));
-    let agent = Agent::new(
-        model,
-        Prompts::builtin(),
-        sandbox(),
-        None,
-        reflexion(3),
-        "r",
-    );
+    let agent = Agent::new(model, Prompts::builtin(), None, reflexion(3), "r").unwrap();
     let events = MemoryEvents::default();
-    let result = agent.solve(&tasks()[0], &events).await.unwrap();
+    let result = solve(&agent, &tasks()[0], &events).await;
     assert!(!result.passed);
     assert_eq!(result.verdict, "error");
     assert!(result.error.as_deref().unwrap().contains("4100 tokens"));
@@ -396,6 +413,7 @@ fn spec(run_id: &str, concurrency: usize) -> RunSpec {
         concurrency,
         shard: None,
         created_at: 0,
+        env_command: None,
     }
 }
 
@@ -419,15 +437,15 @@ async fn try_run_tasks(
     let agent = Agent::new(
         model,
         Prompts::builtin(),
-        sandbox(),
         None,
         reflexion(trials),
         &spec.run_id,
-    );
+    )
+    .unwrap();
     execute(
         run_dir,
         spec,
-        Arc::new(agent),
+        runner(agent),
         tasks(),
         Arc::new(AtomicBool::new(false)),
         |_, _| {},
@@ -472,7 +490,8 @@ async fn a_budget_stops_the_run_cleanly_and_resume_finishes_it() {
     assert_eq!(summary.status, RunStatus::Complete);
     assert_eq!((summary.tasks_done, summary.passed), (2, 2));
     assert_eq!(model.calls(), 1, "the finished task was not redone");
-    assert_eq!(summary.pass_at_1_by_trial, vec![1.0, 1.0]);
+    assert_eq!(summary.pass_at_1_by_trial, vec![1.0]);
+    assert_eq!(summary.pass_at_1_by_call[0], 1.0);
     let events = std::fs::read_to_string(dir.path().join("run/events.jsonl")).unwrap();
     assert!(
         events.lines().any(|l| l.contains("\"session\":2")),
@@ -512,16 +531,16 @@ async fn resume_names_tasks_the_suite_no_longer_has_and_stops() {
     let agent = Agent::new(
         Arc::new(ScriptedModel::answering(&[RIGHT_ADD])),
         Prompts::builtin(),
-        sandbox(),
         None,
         reflexion(1),
         "gone",
-    );
+    )
+    .unwrap();
     let only_add = tasks().into_iter().take(1).collect();
     let ended = execute(
         &run_dir,
         &spec("gone", 1),
-        Arc::new(agent),
+        runner(agent),
         only_add,
         Arc::new(AtomicBool::new(false)),
         |_, _| {},

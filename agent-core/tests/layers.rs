@@ -25,10 +25,13 @@ async fn read_write_cache_answers_repeats_of_deterministic_requests() {
     assert_eq!((again.text(), again.cached), ("one", true));
     assert_eq!(inner.calls(), 1, "the repeat never reached the model");
 
-    // Sampled requests are not cached.
+    // Sampled requests are not cached, unless their seed fixes the sample.
     let sampled = ChatRequest::new(vec![Message::user("q")]).temperature(0.8);
     assert_eq!(model.chat(&sampled).await.unwrap().text(), "two");
     assert_eq!(model.chat(&sampled).await.unwrap().text(), "three");
+    let mut seeded = sampled.clone();
+    seeded.seed = Some(7);
+    assert!(seeded.is_deterministic());
 
     // The cache survives a new process: a fresh layer over the same directory hits.
     let fresh = Cached::new(

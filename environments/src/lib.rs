@@ -5,6 +5,8 @@
 //! - [`Environment`]: `reset(task) → observation`, `step(action) → {observation, reward, done, info}`,
 //!   optional `snapshot`/`restore` for tree search.
 //! - [`TaskSuite`]: lists and loads tasks.
+//! - [`Grader`]: scores a finished attempt after the agent is done (hidden tests for code, a
+//!   replay for episodes); the hidden-test grader exists only with the `grading` feature.
 //! - [`code`]: the coding environment over the sandbox; HumanEval and MBPP suites.
 //! - [`protocol`]: environments in any language, as a process speaking JSON lines.
 //! - [`suites`]: loading HumanEval, MBPP and user task files.
@@ -62,7 +64,7 @@ impl Observation {
     }
 }
 
-/// What the agent does. Coding environments know `test` and `submit`;
+/// What the agent does. Coding environments know `test` and `add_tests`;
 /// custom environments define their own kinds (default `act`).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Action {
@@ -92,11 +94,11 @@ impl Action {
             content: code.into(),
         }
     }
-    /// Submit `code` as the final attempt.
-    pub fn submit(code: impl Into<String>) -> Self {
+    /// Add the agent's own test asserts (one per line) to the internal tests.
+    pub fn add_tests(asserts: &[String]) -> Self {
         Self {
-            kind: "submit".into(),
-            content: code.into(),
+            kind: "add_tests".into(),
+            content: asserts.join("\n"),
         }
     }
 }
@@ -198,6 +200,21 @@ pub enum EnvError {
     Sandbox(#[from] tools::SandboxError),
 }
 
+impl EnvError {
+    /// Whether the error is the environment's own failure on this task (it crashed, hung, sent
+    /// a malformed line or reported an error): the task ends with the error and the run goes on.
+    /// Other errors (the sandbox, starting a process, a misuse) stop the run.
+    pub fn is_task_fault(&self) -> bool {
+        matches!(
+            self,
+            EnvError::Protocol { .. }
+                | EnvError::Crashed { .. }
+                | EnvError::Timeout { .. }
+                | EnvError::Reported { .. }
+        )
+    }
+}
+
 /// An environment an agent acts in.
 #[async_trait]
 pub trait Environment: Send {
@@ -219,6 +236,27 @@ pub trait Environment: Send {
     }
     /// A short name for errors and logs.
     fn name(&self) -> &str;
+}
+
+/// The score of a finished attempt, decided outside the agent.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Grade {
+    /// Whether it passed.
+    pub passed: bool,
+    /// The verdict (`passed`, `failed`, `timeout`, …).
+    pub verdict: String,
+    /// Why it did not pass, as the grader says (never shown to the agent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+/// Scores finished attempts after the agent has returned: the hidden tests of a coding task
+/// ([`code::HiddenTestGrader`], with the `grading` feature), a replay of an episode's actions in
+/// a fresh environment ([`protocol::ReplayGrader`]). Strategies never hold one.
+#[async_trait]
+pub trait Grader: Send + Sync {
+    /// The grade of `candidate` (code, or an episode's actions as JSON) for `task`.
+    async fn grade(&self, task: &Task, candidate: &str) -> Result<Grade, EnvError>;
 }
 
 /// A named collection of tasks.

@@ -319,3 +319,66 @@ impl Environment for ProtocolEnv {
         &self.config.name
     }
 }
+
+/// Grades an episode by replaying its actions (a JSON array of [`Action`]s, the candidate an
+/// episode strategy submits) in a fresh process of the environment: it passes when the total
+/// reward reaches `success_reward`. The agent's own account of its episode is never trusted.
+pub struct ReplayGrader {
+    config: ProtocolConfig,
+    success_reward: f64,
+}
+
+impl ReplayGrader {
+    /// A grader starting `config`'s process for every replay.
+    pub fn new(config: ProtocolConfig, success_reward: f64) -> Self {
+        Self {
+            config,
+            success_reward,
+        }
+    }
+
+    async fn replay(
+        &self,
+        env: &mut ProtocolEnv,
+        task: &Task,
+        actions: &[Action],
+    ) -> Result<f64, EnvError> {
+        env.reset(task).await?;
+        let mut total = 0.0;
+        for action in actions {
+            let step = env.step(action).await?;
+            total += step.reward;
+            if step.done {
+                break;
+            }
+        }
+        Ok(total)
+    }
+}
+
+#[async_trait]
+impl crate::Grader for ReplayGrader {
+    async fn grade(&self, task: &Task, candidate: &str) -> Result<crate::Grade, EnvError> {
+        let actions: Vec<Action> = serde_json::from_str(candidate).map_err(|e| {
+            EnvError::Usage(format!(
+                "an episode to replay must be a JSON array of actions: {e}"
+            ))
+        })?;
+        let mut env = ProtocolEnv::spawn(self.config.clone())?;
+        let total = self.replay(&mut env, task, &actions).await;
+        let closed = env.close().await;
+        let total = total?;
+        closed?;
+        let passed = total >= self.success_reward;
+        Ok(crate::Grade {
+            passed,
+            verdict: if passed { "passed" } else { "failed" }.into(),
+            reason: (!passed).then(|| {
+                format!(
+                    "the replayed episode's total reward {total} is below {}",
+                    self.success_reward
+                )
+            }),
+        })
+    }
+}

@@ -1,8 +1,8 @@
 //! HumanEval and MBPP through the real sandbox: every canonical solution passes,
 //! wrong ones fail, demo code is dropped, hidden tests never leak.
 
-use environments::code::{hidden_check_job, score_submission};
-use environments::{load_suite, Action, CodingEnv, Environment, Task, TaskKind, TaskSuite};
+use environments::code::{hidden_check_job, score_submission, HiddenTestGrader};
+use environments::{load_suite, Action, CodingEnv, Environment, Grader, Task, TaskKind, TaskSuite};
 use std::sync::Arc;
 use tools::sandbox::{Sandbox, SandboxConfig, Verdict};
 
@@ -120,7 +120,7 @@ async fn a_solution_without_the_entry_point_is_named() {
 }
 
 #[tokio::test]
-async fn internal_tests_give_feedback_and_submit_reveals_only_the_verdict() {
+async fn internal_tests_give_feedback_and_the_grader_reveals_only_the_verdict() {
     let suite = humaneval();
     let task = suite.get("HumanEval/0").unwrap();
     let mut env = CodingEnv::new(sandbox());
@@ -158,19 +158,30 @@ async fn internal_tests_give_feedback_and_submit_reveals_only_the_verdict() {
         hang.observation.text
     );
 
-    let submitted = env.step(&Action::submit(wrong)).await.unwrap();
-    assert!(submitted.done);
-    assert_eq!(submitted.reward, 0.0);
-    assert_eq!(submitted.observation.text, "submitted");
-    let info = submitted.info.to_string();
-    assert!(
-        info.contains("failed") && !info.contains("assert") && !info.contains("candidate"),
-        "{info}"
-    );
-    assert!(
-        env.step(&Action::test(wrong)).await.is_err(),
-        "the episode is over"
-    );
+    // The environment cannot run the hidden tests; only a grader can, and it tells the verdict.
+    assert!(env
+        .step(&Action {
+            kind: "submit".into(),
+            content: wrong.into(),
+        })
+        .await
+        .is_err());
+    let grade = HiddenTestGrader::new(sandbox())
+        .grade(task, wrong)
+        .await
+        .unwrap();
+    assert!(!grade.passed);
+    assert_eq!(grade.verdict, "failed");
+    let added = env
+        .step(&Action::add_tests(&[format!(
+            "assert {}(1) == 1",
+            "nothing"
+        )]))
+        .await
+        .unwrap();
+    // One more besides the assert set above.
+    assert_eq!(added.info["asserts"], 2, "{added:?}");
+    assert_eq!(added.observation.text, "1 internal test assert(s) added");
 }
 
 #[tokio::test]

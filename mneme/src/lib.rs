@@ -10,4 +10,5 @@ pub mod runner;
 pub mod shards;
 pub mod telemetry;
 pub mod throughput;
+pub mod tree;
 pub mod wiring;

@@ -42,6 +42,19 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Print the search tree of one task of a `lats` run, and export it (DOT, SVG).
+    Tree {
+        /// The run directory.
+        run_dir: PathBuf,
+        /// The task, e.g. HumanEval/12.
+        task_id: String,
+        /// Also write the tree as Graphviz DOT here.
+        #[arg(long)]
+        dot: Option<PathBuf>,
+        /// Also write the tree as SVG here.
+        #[arg(long)]
+        svg: Option<PathBuf>,
+    },
     /// Ask the configured model one question (starts the local model on first use).
     Chat(ChatArgs),
     /// Set up, serve, stop and inspect the local model server.
@@ -191,15 +204,23 @@ enum BenchCommand {
 struct RunCli {
     /// `humaneval` or `mbpp` (or use --tasks).
     suite: Option<String>,
-    /// Your own tasks: a JSONL file in HumanEval's shape.
+    /// Your own tasks: a JSONL file in HumanEval's shape, or with --env, one JSON object a
+    /// line with `id`, `prompt` and your environment's own fields.
     #[arg(long)]
     tasks: Option<PathBuf>,
-    /// `simple` or `reflexion` (default: agent.strategy).
-    #[arg(long)]
-    strategy: Option<agent_core::agent::StrategyKind>,
+    /// Your own environment: a command speaking mneme's JSON-lines protocol
+    /// (docs/environments.md), e.g. "python3 my_env.py"; one process per task.
+    #[arg(long, requires = "tasks")]
+    env: Option<String>,
+    /// simple, reflexion, best_of_n or lats (default: agent.strategy).
+    #[arg(long, value_parser = agent_core::strategy::parse_name)]
+    strategy: Option<String>,
     /// Trials per task (default: agent.trials).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
     trials: Option<u32>,
+    /// Model calls per task, every purpose counted (default: agent.budget.calls).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    budget: Option<u32>,
     /// Only the first N tasks.
     #[arg(long, value_parser = at_least_one)]
     limit: Option<usize>,
@@ -311,8 +332,10 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             let args = mneme::runner::RunArgs {
                 suite: a.suite,
                 tasks: a.tasks,
+                env: a.env,
                 strategy: a.strategy,
                 trials: a.trials,
+                budget: a.budget,
                 limit: a.limit,
                 concurrency: a.concurrency,
                 shard: a.shard,
@@ -332,6 +355,12 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             println!("{}\n{}", md.display(), html.display());
             Ok(())
         }
+        Command::Tree {
+            run_dir,
+            task_id,
+            dot,
+            svg,
+        } => mneme::tree::print(&run_dir, &task_id, dot.as_deref(), svg.as_deref()),
         Command::Chat(args) => chat(args, &config).await,
         Command::Model(cmd) => model(cmd, &config).await,
         Command::Sandbox(SandboxCommand::Run {

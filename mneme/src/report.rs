@@ -129,6 +129,21 @@ fn bar_chart(
     })
 }
 
+/// pass@1 at each call budget, e.g. `1: 0.537, 2: 0.549, …`.
+fn by_call(summary: &Summary) -> String {
+    let points: Vec<String> = summary
+        .pass_at_1_by_call
+        .iter()
+        .enumerate()
+        .map(|(k, p)| format!("{}: {p:.3}", k + 1))
+        .collect();
+    if points.is_empty() {
+        "not recorded".into()
+    } else {
+        points.join(", ")
+    }
+}
+
 fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
@@ -142,7 +157,7 @@ pub fn write(run: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
         .summary()
         .with_context(|| format!("{} has no summary.json yet", run.display()))?;
     let results: Vec<TaskResult> = dir.results()?;
-    render(run, &summary, &results, Vec::new())
+    render(run, &summary, &results, Vec::new(), &[run.to_path_buf()])
 }
 
 /// Merges the shard directories `shards` of one run (refusing directories of other runs or
@@ -173,7 +188,34 @@ pub fn write_merged(shards: &[PathBuf], out: Option<&Path>) -> anyhow::Result<(P
         "shards",
         format!("{} of {count} ({})", given.len(), given.join(", ")),
     );
-    render(&out, &merged.summary, &merged.results, vec![row])
+    render(&out, &merged.summary, &merged.results, vec![row], shards)
+}
+
+/// The search trees of `results`' tasks found in the run directories `dirs` (lats runs), as
+/// (task, SVG) pairs; each is also written to `out/trees/ID.svg`.
+fn trees(
+    out: &Path,
+    results: &[TaskResult],
+    dirs: &[PathBuf],
+) -> anyhow::Result<Vec<(String, String)>> {
+    let mut found = Vec::new();
+    for r in results {
+        for dir in dirs {
+            let file = agent_core::run::checkpoint_file(dir, &r.task_id);
+            if let Some(t) = crate::tree::load_file(&file)? {
+                found.push((r.task_id.clone(), t.tree.to_svg(t.submitted)));
+                break;
+            }
+        }
+    }
+    if !found.is_empty() {
+        std::fs::create_dir_all(out.join("trees"))?;
+        for (task, svg) in &found {
+            let name = agent_core::run::task_file_stem(task);
+            std::fs::write(out.join("trees").join(format!("{name}.svg")), svg)?;
+        }
+    }
+    Ok(found)
 }
 
 /// Writes the report of `summary` and `results` into `out`, with `extra` rows in its table.
@@ -182,8 +224,10 @@ fn render(
     summary: &Summary,
     results: &[TaskResult],
     extra: Vec<(&str, String)>,
+    run_dirs: &[PathBuf],
 ) -> anyhow::Result<(PathBuf, PathBuf)> {
     register_font()?;
+    let trees = trees(out, results, run_dirs)?;
     let run = out;
     let pass = pass_chart(summary)?;
     let per_task: Vec<(String, f64)> = results
@@ -225,7 +269,7 @@ fn render(
         ("suite", summary.suite.clone()),
         (
             "strategy",
-            format!("{} ({} trials)", summary.strategy, summary.trials),
+            format!("{} (up to {} attempts)", summary.strategy, summary.trials),
         ),
         ("model", summary.model.clone()),
         ("status", format!("{:?}", summary.status)),
@@ -237,7 +281,22 @@ fn render(
             "pass@1",
             format!("{:.3} ({} passed)", summary.pass_at_1, summary.passed),
         ),
-        ("pass@1 by trial", by_trial.join(", ")),
+        ("pass@1 by attempt", by_trial.join(", ")),
+        (
+            "model calls",
+            format!(
+                "{:.2} per task (budget {})",
+                summary.mean_calls, summary.budget_calls
+            ),
+        ),
+        ("pass@1 by call budget", by_call(summary)),
+        (
+            "any candidate passed",
+            format!(
+                "{} tasks (generation; {} submissions passed: selection)",
+                summary.any_passed, summary.passed
+            ),
+        ),
         (
             "tokens",
             format!(
@@ -313,7 +372,22 @@ fn render(
             r.trials_used
         ));
     }
-    html.push_str("</table></body></html>\n");
+    html.push_str("</table>");
+    if !trees.is_empty() {
+        html.push_str("<h2>Search trees</h2><p>Node = attempt (its number), colour = internal pass fraction, thick ring and edges = the submitted path, dashed = a duplicate (charged, not run).</p>");
+        for (task, svg) in &trees {
+            html.push_str(&format!(
+                "<details><summary>{}</summary>{svg}</details>",
+                escape(task)
+            ));
+        }
+        md.push_str("\n## Search trees\n\n");
+        for (task, _) in &trees {
+            let name = agent_core::run::task_file_stem(task);
+            md.push_str(&format!("- [{task}](trees/{name}.svg)\n"));
+        }
+    }
+    html.push_str("</body></html>\n");
     let (md_path, html_path) = (run.join("report.md"), run.join("report.html"));
     std::fs::write(&md_path, md)?;
     std::fs::write(&html_path, html)?;

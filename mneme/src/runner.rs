@@ -3,11 +3,11 @@
 
 use crate::config::Config;
 use crate::local::catalog;
-use agent_core::agent::{Agent, Prompts, StrategyKind};
+use agent_core::agent::{Agent, Prompts};
 use agent_core::llm::{build_chat_stack, CacheMode, Ledger, ResponseCache, UsageTotals};
-use agent_core::run::{execute, RunDir, RunSpec, Shard, Summary};
+use agent_core::run::{execute, EnvFactory, RunDir, RunSpec, Runner, Shard, Summary};
 use anyhow::Context;
-use environments::{load_suite, TaskSuite};
+use environments::{load_suite, Environment, Grader, ProtocolConfig, TaskSuite};
 use std::path::{Path, PathBuf};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
@@ -17,12 +17,16 @@ use std::sync::Arc;
 pub struct RunArgs {
     /// `humaneval`, `mbpp` (or a task file via `tasks`).
     pub suite: Option<String>,
-    /// A task file in HumanEval's JSONL shape.
+    /// A task file: HumanEval's JSONL shape, or with `env`, the environment's tasks.
     pub tasks: Option<PathBuf>,
-    /// Strategy override.
-    pub strategy: Option<StrategyKind>,
+    /// A custom environment's command (JSON lines on stdin/stdout), e.g. `python3 my_env.py`.
+    pub env: Option<String>,
+    /// Strategy override (a name from `agent_core::strategy::NAMES`).
+    pub strategy: Option<String>,
     /// Trials override.
     pub trials: Option<u32>,
+    /// Model calls per task override.
+    pub budget: Option<u32>,
     /// Only the first N tasks.
     pub limit: Option<usize>,
     /// Tasks at once (default: [`default_concurrency`]).
@@ -72,14 +76,20 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     if let Some(t) = args.trials {
         agent.trials = t;
     }
+    if let Some(b) = args.budget {
+        agent.budget.calls = b;
+    }
     agent.cross_task |= args.cross_task;
+    agent.validate()?;
+    agent_core::strategy::by_name(&agent.strategy)?;
     let suite_name = match (&args.tasks, &args.suite) {
         (Some(file), _) => file.display().to_string(),
         (None, Some(s)) => s.clone(),
         (None, None) => anyhow::bail!("name a suite (humaneval, mbpp) or give --tasks FILE.jsonl"),
     };
+    let env_command = args.env.as_deref().map(split_command).transpose()?;
     // Validate every task up front.
-    let suite = load_suite(&suite_name, &config.data_dir())?;
+    let suite = load_tasks(&suite_name, env_command.is_some(), &config.data_dir())?;
     let suite = match args.limit {
         Some(n) => suite.truncate(n),
         None => suite,
@@ -89,7 +99,7 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         .and_then(|s| s.to_str())
         .unwrap_or("tasks")
         .to_string();
-    let strategy = format!("{:?}", agent.strategy).to_lowercase();
+    let strategy = agent.strategy.clone();
     let run_id = match (&args.run_id, args.shard) {
         (Some(id), _) => id.clone(),
         (None, None) => format!("{label}-{strategy}-{}", now()),
@@ -113,6 +123,7 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
             .unwrap_or_else(|| default_concurrency(&config)),
         created_at: now(),
         shard: args.shard,
+        env_command,
     };
     let dir_name = match args.shard {
         Some(s) => format!("{run_id}-shard{}of{}", s.index, s.count),
@@ -129,6 +140,28 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     let dir = RunDir::create(&path, &spec, &config.to_toml())?;
     eprintln!("mneme: run {} in {}", spec.run_id, dir.path().display());
     execute_prepared(&dir, &spec, prepared, 0).await
+}
+
+/// `--env "python3 my_env.py"` as a program and its arguments (shell quoting rules).
+fn split_command(command: &str) -> anyhow::Result<Vec<String>> {
+    match shlex::split(command) {
+        Some(words) if !words.is_empty() => Ok(words),
+        _ => anyhow::bail!("--env {command:?} is not a command (empty, or an unclosed quote)"),
+    }
+}
+
+/// The run's tasks: a custom environment's task file (`id`, `prompt` and its own fields), or a
+/// coding suite or task file.
+fn load_tasks(
+    suite: &str,
+    custom_env: bool,
+    data_dir: &Path,
+) -> anyhow::Result<environments::Suite> {
+    Ok(if custom_env {
+        environments::suites::load_custom_tasks(Path::new(suite))?
+    } else {
+        load_suite(suite, data_dir)?
+    })
 }
 
 /// Tasks in flight by default: one per request the model servers decode at once, plus one so a
@@ -160,9 +193,9 @@ pub async fn resume(path: &Path) -> anyhow::Result<()> {
     execute_run(&dir, &spec, &config).await
 }
 
-/// What a run needs to start its tasks: the agent (model stack, sandbox, memory) and the suite.
+/// What a run needs to start its tasks: the runner (agent, environments, grader) and the suite.
 struct Prepared {
-    agent: Arc<Agent>,
+    runner: Runner,
     suite: environments::Suite,
     endpoints: agent_core::llm::Endpoints,
 }
@@ -181,21 +214,52 @@ async fn prepare(config: &Config, spec: &RunSpec, spent: UsageTotals) -> anyhow:
     sandbox_config.workers = sandbox_config.workers.max(spec.concurrency);
     let sandbox = Arc::new(tools::Sandbox::new(sandbox_config)?);
     let memory = crate::wiring::memory_bank(config, true).await?;
-    let suite = load_suite(&spec.suite, &config.data_dir())?;
+    let suite = load_tasks(&spec.suite, spec.env_command.is_some(), &config.data_dir())?;
     let prompts = Prompts::load(spec.agent.prompts_dir.as_deref())?;
     let agent = Arc::new(Agent::new(
         stack.model.clone(),
         prompts,
-        sandbox,
         Some(memory),
         spec.agent.clone(),
         &spec.run_id,
-    ));
+    )?);
+    let (envs, grader) = environments_for(spec, sandbox);
     Ok(Prepared {
-        agent,
+        runner: Runner {
+            agent,
+            envs,
+            grader,
+        },
         suite,
         endpoints: stack.endpoints,
     })
+}
+
+/// Where a run's environments come from and how its submissions are graded: the coding
+/// environment and the hidden tests, or the custom environment's process and a replay.
+fn environments_for(spec: &RunSpec, sandbox: Arc<tools::Sandbox>) -> (EnvFactory, Arc<dyn Grader>) {
+    let Some(command) = &spec.env_command else {
+        let grader = Arc::new(environments::code::HiddenTestGrader::new(sandbox.clone()));
+        let envs: EnvFactory = Arc::new(move |_| {
+            let env = environments::CodingEnv::new(sandbox.clone());
+            Ok(Box::new(env) as Box<dyn Environment>)
+        });
+        return (envs, grader);
+    };
+    let name = Path::new(&command[0])
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or("env");
+    let protocol = ProtocolConfig::new(name, command.clone());
+    let success = spec.agent.episode.success_reward;
+    let grader = Arc::new(environments::protocol::ReplayGrader::new(
+        protocol.clone(),
+        success,
+    ));
+    let envs: EnvFactory = Arc::new(move |_| {
+        Ok(Box::new(environments::ProtocolEnv::spawn(protocol.clone())?) as Box<dyn Environment>)
+    });
+    (envs, grader)
 }
 
 async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::Result<()> {
@@ -216,7 +280,7 @@ async fn execute_prepared(
     finished_before: usize,
 ) -> anyhow::Result<()> {
     let Prepared {
-        agent,
+        runner,
         suite,
         endpoints,
     } = prepared;
@@ -257,7 +321,7 @@ async fn execute_prepared(
         ));
     };
     let mut summary: Summary = tracing::Instrument::instrument(
-        execute(dir, spec, agent, suite.tasks().to_vec(), stop, progress),
+        execute(dir, spec, runner, suite.tasks().to_vec(), stop, progress),
         run_span,
     )
     .await?;

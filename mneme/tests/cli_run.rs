@@ -488,3 +488,258 @@ fn shards_of_a_run_merge_into_the_single_process_result() {
     // The merged directory of the good pair is still intact.
     assert_eq!(outcome(&summary(&env.path("merged"))), outcome(&whole));
 }
+
+/// The search trees in a run directory, by file name: each tree's nodes.
+fn trees(dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
+    std::fs::read_dir(dir.join("tasks"))
+        .map(|entries| {
+            entries
+                .map(|e| e.unwrap().path())
+                .map(|p| {
+                    let file: serde_json::Value =
+                        serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
+                    let name = p.file_name().unwrap().to_string_lossy().to_string();
+                    (name, file["strategy"]["tree"]["nodes"].clone())
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// A task whose tree has grown past its root and which has no result yet.
+fn mid_tree(dir: &Path) -> bool {
+    let finished: Vec<String> = lines(&dir.join("results.jsonl"))
+        .iter()
+        .map(|r| r["task_id"].as_str().unwrap().replace('/', "_") + ".json")
+        .collect();
+    trees(dir).iter().any(|(file, nodes)| {
+        !finished.contains(file) && nodes.as_array().is_some_and(|n| n.len() >= 2)
+    })
+}
+
+#[test]
+fn lats_killed_mid_tree_with_sigkill_resumes_with_the_same_tree() {
+    let env = Env::new();
+    let args = [
+        "run",
+        "humaneval",
+        "--limit",
+        "3",
+        "--concurrency",
+        "1",
+        "--strategy",
+        "lats",
+        "--budget",
+        "8",
+        "--model",
+        "smollm2-135m",
+    ];
+    let mut child = env
+        .command(&[&args[..], &["--run-dir", "killed"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = env.path("killed");
+    wait_for(|| mid_tree(&dir), &mut child, Duration::from_secs(900));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lines_count(&dir.join("results.jsonl")) < 3,
+        "killed mid-run"
+    );
+
+    let out = env.run(&["resume", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lines(&dir.join("results.jsonl")).len(),
+        3,
+        "every task once"
+    );
+
+    // The same run uninterrupted (answers, seeded samples included, from the response cache)
+    // grows the same trees and reports the same outcome.
+    let out = env.run(&[&args[..], &["--run-dir", "whole"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let whole = env.path("whole");
+    let shape = |d: &Path| -> Vec<(String, Vec<serde_json::Value>)> {
+        trees(d)
+            .into_iter()
+            .map(|(file, nodes)| {
+                let nodes = nodes.as_array().unwrap().iter().map(|n| {
+                    serde_json::json!([
+                        n["parent"],
+                        n["reward"],
+                        n["duplicate_of"],
+                        n["calls_at"],
+                        n["code"].as_str().map(str::len)
+                    ])
+                });
+                (file, nodes.collect())
+            })
+            .collect()
+    };
+    assert_eq!(shape(&dir), shape(&whole), "the trees' shapes");
+    assert_eq!(trees(&dir), trees(&whole));
+    assert!(trees(&dir)
+        .values()
+        .any(|n| n.as_array().unwrap().len() >= 2));
+    assert_eq!(outcome(&summary(&dir)), outcome(&summary(&whole)));
+    let calls = |d: &Path| summary(d)["mean_calls"].as_f64().unwrap();
+    assert_eq!(calls(&dir), calls(&whole));
+
+    // `mneme tree` prints a tree and exports it; the report draws every tree.
+    let (file, _) = trees(&dir)
+        .into_iter()
+        .find(|(_, n)| n.as_array().unwrap().len() >= 2)
+        .unwrap();
+    let task = file.trim_end_matches(".json").replace('_', "/");
+    let dot = env.path("tree.dot");
+    let out = env.run(&[
+        "tree",
+        dir.to_str().unwrap(),
+        &task,
+        "--dot",
+        dot.to_str().unwrap(),
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let outline = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        outline.contains("#0") && outline.contains("#1"),
+        "{outline}"
+    );
+    assert!(std::fs::read_to_string(&dot)
+        .unwrap()
+        .starts_with("digraph"));
+    let out = env.run(&["report", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Search trees"), "no tree section");
+    let out = env.run(&["tree", dir.to_str().unwrap(), "HumanEval/99"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("no search tree"));
+}
+
+#[test]
+fn a_custom_environment_runs_from_the_command_line_with_any_strategy() {
+    let env = Env::new();
+    let envs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/envs");
+    let game = format!("python3 {}", envs.join("text_game.py").display());
+    let tasks = envs.join("text_game_tasks.jsonl");
+    for strategy in ["reflexion", "best_of_n"] {
+        let out = env.run(&[
+            "run",
+            "--env",
+            &game,
+            "--tasks",
+            tasks.to_str().unwrap(),
+            "--strategy",
+            strategy,
+            "--budget",
+            "6",
+            "--model",
+            "smollm2-135m",
+            "--run-dir",
+            strategy,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let dir = env.path(strategy);
+        let results = lines(&dir.join("results.jsonl"));
+        assert_eq!(results.len(), 3, "{strategy}");
+        for r in &results {
+            assert!(r["calls"].as_u64().unwrap() <= 6, "{r}");
+            // The submission is the episode's actions, replayed by the grader.
+            let actions: Vec<serde_json::Value> =
+                serde_json::from_str(r["submitted_code"].as_str().unwrap()).unwrap();
+            assert!(!actions.is_empty() && actions.len() <= 10, "{r}");
+        }
+        let spec: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(dir.join("run.json")).unwrap()).unwrap();
+        assert_eq!(spec["env_command"][0], "python3");
+        let events = lines(&dir.join("events.jsonl"));
+        assert!(events
+            .iter()
+            .any(|e| e["type"] == "action" && e["kind"] == "act"));
+        let out = env.run(&["report", dir.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        // Resuming a finished run asks nothing and changes nothing.
+        let before = summary(&dir);
+        let out = env.run(&["resume", dir.to_str().unwrap()]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        assert_eq!(outcome(&summary(&dir)), outcome(&before));
+    }
+}
+
+#[test]
+fn an_unknown_strategy_or_a_zero_budget_is_refused_before_anything_is_written() {
+    let env = Env::new();
+    let refused = |args: &[&str], extra_env: Option<(&str, &str)>, says: &str| {
+        let mut command = env.command(args);
+        if let Some((k, v)) = extra_env {
+            command.env(k, v);
+        }
+        let out = command.output().unwrap();
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{args:?} succeeded");
+        assert!(stderr.contains(says), "{args:?}: {stderr}");
+    };
+    let run = ["run", "humaneval", "--run-dir", "bad"];
+    refused(
+        &[&run[..], &["--strategy", "mcts-magic"]].concat(),
+        None,
+        "mcts-magic",
+    );
+    refused(
+        &[&run[..], &["--strategy", "nope"]].concat(),
+        None,
+        "best_of_n",
+    );
+    refused(&[&run[..], &["--budget", "0"]].concat(), None, "--budget");
+    refused(
+        &run,
+        Some(("MNEME_AGENT__BUDGET__CALLS", "0")),
+        "agent.budget.calls",
+    );
+    refused(
+        &[
+            "run",
+            "--env",
+            "python3 'unclosed",
+            "--tasks",
+            "t.jsonl",
+            "--run-dir",
+            "bad",
+        ],
+        None,
+        "unclosed quote",
+    );
+    assert!(!env.path("bad").exists(), "nothing written");
+}

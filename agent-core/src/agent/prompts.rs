@@ -37,6 +37,10 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "episode_reflect",
         include_str!("../../prompts/episode_reflect.j2"),
     ),
+    (
+        "self_evaluate",
+        include_str!("../../prompts/self_evaluate.j2"),
+    ),
 ];
 
 /// A template could not be loaded or rendered.

@@ -8,8 +8,9 @@
 //!
 //! Modes:
 //! - `off`: no cache.
-//! - `read_write`: deterministic requests (temperature 0) are answered from disk
-//!   when present and stored after a live answer. Sampled requests always go live.
+//! - `read_write`: deterministic requests (temperature 0, or a fixed seed) are answered from
+//!   disk when present and stored after a live answer. Sampled requests without a seed always
+//!   go live.
 //! - `record`: every request goes live and is stored (cassette recording).
 //! - `replay`: every request must be on disk; a miss is an error (cassette playback,
 //!   no network).

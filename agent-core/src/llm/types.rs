@@ -120,9 +120,10 @@ impl ChatRequest {
         self.n = n.max(1);
         self
     }
-    /// True when the request asks for greedy decoding, whose answer is reproducible.
+    /// True when the answer is meant to be reproducible: greedy decoding, or sampling with a
+    /// fixed seed (a strategy's samples, which a rerun or a resume must get again).
     pub fn is_deterministic(&self) -> bool {
-        self.temperature == Some(0.0)
+        self.temperature == Some(0.0) || self.seed.is_some()
     }
     /// A rough token estimate of the prompt (4 characters a token), used for tokens-per-minute limits.
     pub fn estimated_prompt_tokens(&self) -> u32 {

@@ -7,11 +7,16 @@
 //!   config.toml     the effective mneme configuration (no keys: they never are configuration)
 //!   events.jsonl    append-only: every model call, action, evaluation, reflection, memory write
 //!   results.jsonl   one line per finished task, appended and synced when the task ends
-//!   summary.json    pass@1 after each trial, tokens, cost, wall time (rewritten atomically)
+//!   summary.json    pass@1 after each attempt and each call, tokens, cost, wall time (atomic)
+//!   tasks/ID.json   a strategy's checkpoint of a task in progress (lats: its tree), atomic
 //! ```
 //!
+//! One loop for every strategy and environment: for each task, a fresh environment from the
+//! [`Runner`]'s factory, the agent's strategy ([`Agent::solve`]), then, after the strategy has
+//! returned, the [`Grader`] scores its candidates ([`crate::agent::grade`]).
+//!
 //! On resume, finished tasks (those in `results.jsonl`) are skipped; an unfinished
-//! task is redone from the start. With the response cache at temperature 0 the
+//! task resumes from its checkpoint where its strategy keeps one, else it is redone. With the response cache at temperature 0 the
 //! redone task gets the same answers, its reflections have the same deterministic
 //! ids (so memory gains nothing twice), and the summary equals an uninterrupted run's.
 //! A line cut off by a crash at the end of a JSONL file is dropped with a warning.
@@ -24,9 +29,9 @@ pub use log::{EventLog, LoggedEvent};
 pub use shard::Shard;
 pub use summary::Summary;
 
-use crate::agent::{Agent, AgentConfig, AgentError, TaskResult};
+use crate::agent::{grade, Agent, AgentConfig, AgentError, TaskResult};
 use crate::llm::LlmError;
-use environments::Task;
+use environments::{EnvError, Environment, Grader, Task};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use std::io::Write;
@@ -56,6 +61,47 @@ pub struct RunSpec {
     /// processes (`task_ids` are then this shard's tasks only).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub shard: Option<Shard>,
+    /// The command of a custom environment speaking JSON lines (`mneme run --env`), if the
+    /// tasks are played in one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub env_command: Option<Vec<String>>,
+}
+
+/// Makes a fresh environment for a task.
+pub type EnvFactory = Arc<dyn Fn(&Task) -> Result<Box<dyn Environment>, EnvError> + Send + Sync>;
+
+/// What runs a run's tasks: the agent (with its strategy), where its environments come from,
+/// and the grader that scores what it submits once it has returned.
+#[derive(Clone)]
+pub struct Runner {
+    /// The agent.
+    pub agent: Arc<Agent>,
+    /// A fresh environment per task.
+    pub envs: EnvFactory,
+    /// Scores finished candidates (hidden tests, a replay): never seen by the agent.
+    pub grader: Arc<dyn Grader>,
+}
+
+impl Runner {
+    /// Works on one task and grades the outcome. `checkpoint` is the task's checkpoint file.
+    pub async fn run_task(
+        &self,
+        task: &Task,
+        events: &dyn crate::agent::EventSink,
+        checkpoint: Option<PathBuf>,
+    ) -> Result<TaskResult, AgentError> {
+        let mut env = (self.envs)(task)?;
+        let solved = self
+            .agent
+            .solve(task, env.as_mut(), events, checkpoint)
+            .await;
+        if let Err(e) = env.close().await {
+            tracing::warn!(task = %task.id, "closing the environment: {e}");
+        }
+        let solved = solved?;
+        let budget = self.agent.config().budget.calls;
+        Ok(grade(task, &solved, self.grader.as_ref(), budget, events).await?)
+    }
 }
 
 /// Errors of run bookkeeping.
@@ -113,6 +159,22 @@ pub enum RunStatus {
 #[derive(Clone, Debug)]
 pub struct RunDir {
     path: PathBuf,
+}
+
+/// The checkpoint file of task `task_id` in the run directory `run`: `tasks/ID.json`, with the
+/// id as [`task_file_stem`] makes it.
+pub fn checkpoint_file(run: &Path, task_id: &str) -> PathBuf {
+    run.join("tasks")
+        .join(format!("{}.json", task_file_stem(task_id)))
+}
+
+/// A task id made safe as a file name (`HumanEval/12` → `HumanEval_12`).
+pub fn task_file_stem(task_id: &str) -> String {
+    let safe = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    task_id
+        .chars()
+        .map(|c| if safe(c) { c } else { '_' })
+        .collect()
 }
 
 /// Reads a JSONL file, dropping a final line cut off by a crash; any other bad line is an error.
@@ -248,6 +310,21 @@ impl RunDir {
         Ok(())
     }
 
+    /// The checkpoint file of task `task_id` (`tasks/ID.json`, the id made safe as a name).
+    pub fn checkpoint_path(&self, task_id: &str) -> PathBuf {
+        let name: String = task_id
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '.' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect();
+        self.path.join("tasks").join(format!("{name}.json"))
+    }
+
     /// Writes `summary.json`.
     pub fn write_summary(&self, summary: &Summary) -> Result<(), RunError> {
         let json = serde_json::to_vec_pretty(summary).map_err(|e| RunError::Corrupt {
@@ -266,7 +343,7 @@ impl RunDir {
 pub async fn execute(
     dir: &RunDir,
     spec: &RunSpec,
-    agent: Arc<Agent>,
+    runner: Runner,
     tasks: Vec<Task>,
     stop: Arc<AtomicBool>,
     mut on_result: impl FnMut(&TaskResult, &[TaskResult]),
@@ -293,12 +370,14 @@ pub async fn execute(
         .filter(|id| !done.contains(*id))
         .filter_map(|id| tasks.iter().find(|t| &t.id == id).cloned())
         .collect();
+    std::fs::create_dir_all(dir.path.join("tasks")).map_err(io("creating tasks/"))?;
     let started = Instant::now();
     let budget_hit = Arc::new(AtomicBool::new(false));
     let mut stream = futures::stream::iter(pending)
         .map(|task| {
-            let agent = agent.clone();
+            let runner = runner.clone();
             let events = events.clone();
+            let checkpoint = dir.checkpoint_path(&task.id);
             let stop = stop.clone();
             let budget_hit = budget_hit.clone();
             async move {
@@ -306,9 +385,8 @@ pub async fn execute(
                     return None;
                 }
                 let span = tracing::info_span!("task", task = %task.id);
-                let result =
-                    tracing::Instrument::instrument(agent.solve(&task, events.as_ref()), span)
-                        .await;
+                let work = runner.run_task(&task, events.as_ref(), Some(checkpoint));
+                let result = tracing::Instrument::instrument(work, span).await;
                 if let Err(AgentError::Model(LlmError::BudgetExhausted(_))) = &result {
                     budget_hit.store(true, Ordering::SeqCst);
                 }

@@ -68,6 +68,7 @@ pub struct CheckJob {
 /// Which tests a check runs.
 pub(crate) enum Tests<'a> {
     /// `check(candidate)` from the hidden test source.
+    #[cfg_attr(not(feature = "grading"), allow(dead_code))]
     Hidden(&'a str),
     /// Docstring examples (`[expression, expected]`) and asserts.
     Internal {

@@ -1,9 +1,10 @@
 //! The coding environment: write a function, check it in the sandbox.
 //!
-//! `test` runs the *internal* tests (docstring examples and the agent's own
-//! asserts) and shows the result. `submit` runs the *hidden* tests once, ends
-//! the episode and reports only the verdict: a hidden test's traceback would
-//! reveal its inputs, so it never reaches the agent.
+//! `test` runs the *internal* tests (docstring examples, unless `use_examples` says
+//! `false`, and the agent's own asserts, added with `add_tests`) and shows the result. The environment has no
+//! way to run the *hidden* tests: [`HiddenTestGrader`] (with the `grading`
+//! feature, which the scoring program enables and agent-core does not) scores a
+//! finished attempt after the agent has returned, and reports only the verdict.
 
 mod check;
 mod examples;
@@ -31,6 +32,7 @@ impl HiddenTests {
     pub fn new(source: impl Into<String>) -> Self {
         Self(source.into())
     }
+    #[cfg(feature = "grading")]
     pub(crate) fn source(&self) -> &str {
         &self.0
     }
@@ -56,6 +58,7 @@ pub struct CodeTask {
 }
 
 /// The check of `candidate` (a complete solution) against the hidden tests.
+#[cfg(feature = "grading")]
 pub fn hidden_check_job(task: &Task, code: &CodeTask, candidate: &str) -> CheckJob {
     CheckJob::new(
         &task.prompt,
@@ -86,6 +89,7 @@ pub fn internal_check_job(
 }
 
 /// Scores `candidate` on the hidden tests (for a finished attempt only).
+#[cfg(feature = "grading")]
 pub async fn score_submission(
     sandbox: &Sandbox,
     task: &Task,
@@ -93,6 +97,33 @@ pub async fn score_submission(
 ) -> Result<Check, EnvError> {
     let check = hidden_check_job(task, code_task(task)?, candidate);
     Ok(check.judge(sandbox.run(&check.job).await))
+}
+
+/// Grades finished code attempts with the hidden tests, in the sandbox.
+#[cfg(feature = "grading")]
+pub struct HiddenTestGrader {
+    sandbox: Arc<Sandbox>,
+}
+
+#[cfg(feature = "grading")]
+impl HiddenTestGrader {
+    /// A grader running its checks in `sandbox`.
+    pub fn new(sandbox: Arc<Sandbox>) -> Self {
+        Self { sandbox }
+    }
+}
+
+#[cfg(feature = "grading")]
+#[async_trait]
+impl crate::Grader for HiddenTestGrader {
+    async fn grade(&self, task: &Task, candidate: &str) -> Result<crate::Grade, EnvError> {
+        let check = score_submission(&self.sandbox, task, candidate).await?;
+        Ok(crate::Grade {
+            passed: check.passed(),
+            verdict: check.verdict.to_string(),
+            reason: check.reason,
+        })
+    }
 }
 
 fn code_task(task: &Task) -> Result<&CodeTask, EnvError> {
@@ -110,7 +141,6 @@ pub struct CodingEnv {
     asserts: Vec<String>,
     /// Whether `test` runs the docstring examples.
     use_examples: bool,
-    submitted: bool,
 }
 
 impl CodingEnv {
@@ -121,7 +151,6 @@ impl CodingEnv {
             task: None,
             asserts: Vec::new(),
             use_examples: true,
-            submitted: false,
         }
     }
 
@@ -135,6 +164,22 @@ impl CodingEnv {
         self.use_examples = use_examples;
     }
 
+    /// Adds asserts (one per line) to the internal tests.
+    fn add_tests(&mut self, asserts: &str) -> Step {
+        let added = asserts.lines().map(str::trim).filter(|l| !l.is_empty());
+        let before = self.asserts.len();
+        self.asserts.extend(added.map(str::to_string));
+        Step {
+            observation: Observation::text(format!(
+                "{} internal test assert(s) added",
+                self.asserts.len() - before
+            )),
+            reward: 0.0,
+            done: false,
+            info: json!({"asserts": self.asserts.len()}),
+        }
+    }
+
     fn current(&self) -> Result<(&Task, &CodeTask), EnvError> {
         let task = self
             .task
@@ -144,8 +189,35 @@ impl CodingEnv {
     }
 }
 
+/// `text` with memory addresses (`0x7f2a125b0d30` in `<reversed object at 0x7f2a…>`) replaced
+/// by `0x…`: they differ from run to run, and feedback that differs makes a retry's prompt
+/// differ, so a rerun or a resume could not replay the same answers.
+fn without_addresses(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(at) = rest.find("0x") {
+        let digits = rest[at + 2..]
+            .chars()
+            .take_while(char::is_ascii_hexdigit)
+            .count();
+        out.push_str(&rest[..at + 2]);
+        if digits >= 8 {
+            out.push('…');
+        } else {
+            out.push_str(&rest[at + 2..at + 2 + digits]);
+        }
+        rest = &rest[at + 2 + digits..];
+    }
+    out.push_str(rest);
+    out
+}
+
 /// Feedback text from an internal-test check.
 fn internal_feedback(check: &Check, timeout_hint: f64) -> String {
+    without_addresses(&feedback_of(check, timeout_hint))
+}
+
+fn feedback_of(check: &Check, timeout_hint: f64) -> String {
     let reason = check.reason.as_deref().unwrap_or("");
     match (&check.report, check.verdict) {
         (Some(r), _) if !r.loaded => format!("the solution failed before its tests ran:\n{reason}"),
@@ -177,15 +249,24 @@ impl Environment for CodingEnv {
         code_task(task)?;
         self.task = Some(task.clone());
         self.asserts.clear();
-        self.submitted = false;
         Ok(Observation::text(task.prompt.clone()))
     }
 
     async fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
-        if self.submitted {
-            return Err(EnvError::Usage(
-                "the episode is over: the attempt was submitted".into(),
-            ));
+        if action.kind == "add_tests" {
+            self.current()?;
+            return Ok(self.add_tests(&action.content));
+        }
+        if action.kind == "use_examples" {
+            self.current()?;
+            self.use_examples = action.content.trim() != "false";
+            let text = format!("docstring examples used: {}", self.use_examples);
+            return Ok(Step {
+                observation: Observation::text(text),
+                reward: 0.0,
+                done: false,
+                info: json!({"use_examples": self.use_examples}),
+            });
         }
         let (task, code) = self.current()?;
         match action.kind.as_str() {
@@ -216,20 +297,8 @@ impl Environment for CodingEnv {
                     info: json!({"verdict": check.verdict, "internal_tests": total, "passed": passed}),
                 })
             }
-            "submit" => {
-                let task = task.clone();
-                let check = score_submission(&self.sandbox, &task, &action.content).await?;
-                self.submitted = true;
-                Ok(Step {
-                    observation: Observation::text("submitted"),
-                    reward: if check.passed() { 1.0 } else { 0.0 },
-                    done: true,
-                    // The verdict only: the hidden tests' output stays out of reach.
-                    info: json!({"verdict": check.verdict, "duration_ms": check.outcome.duration_ms}),
-                })
-            }
             other => Err(EnvError::Usage(format!(
-                "unknown action kind {other:?}; use \"test\" or \"submit\""
+                "unknown action kind {other:?}; use \"test\" or \"add_tests\""
             ))),
         }
     }
@@ -237,7 +306,7 @@ impl Environment for CodingEnv {
     async fn snapshot(&mut self) -> Result<Snapshot, EnvError> {
         let (task, _) = self.current()?;
         Ok(Snapshot(
-            json!({"task": task.id, "asserts": self.asserts, "submitted": self.submitted}),
+            json!({"task": task.id, "asserts": self.asserts, "use_examples": self.use_examples}),
         ))
     }
 
@@ -250,11 +319,22 @@ impl Environment for CodingEnv {
             )));
         }
         self.asserts = serde_json::from_value(snapshot.0["asserts"].clone()).unwrap_or_default();
-        self.submitted = snapshot.0["submitted"].as_bool().unwrap_or(false);
+        self.use_examples = snapshot.0["use_examples"].as_bool().unwrap_or(true);
         Ok(())
     }
 
     fn name(&self) -> &str {
         "coding"
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn memory_addresses_are_masked_and_short_hex_is_kept() {
+        assert_eq!(
+            super::without_addresses("returned ['<reversed object at 0x7fa6c2b90ca0>'], 0x1f"),
+            "returned ['<reversed object at 0x…>'], 0x1f"
+        );
     }
 }

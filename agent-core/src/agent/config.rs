@@ -1,0 +1,252 @@
+//! What an agent does and how: the strategy's name, the per-task budget, and the settings of
+//! each built-in strategy. Everything that matters for a result is here, so `run.json` holds it.
+
+use serde::{Deserialize, Serialize};
+
+/// Where internal tests come from.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum InternalTests {
+    /// The prompt's docstring examples.
+    #[default]
+    Docstring,
+    /// Asserts the model writes from the prompt.
+    Model,
+    /// Both.
+    Both,
+}
+
+/// What one task may spend. Every model call counts, whatever its purpose.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct TaskBudget {
+    /// Model calls per task (at least 1).
+    pub calls: u32,
+    /// Tokens (prompt + completion) per task; no new call starts once they are spent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub tokens: Option<u64>,
+}
+
+impl Default for TaskBudget {
+    fn default() -> Self {
+        Self {
+            calls: 8,
+            tokens: None,
+        }
+    }
+}
+
+/// `best_of_n`: the greedy attempt plus samples; the best by internal tests is submitted.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct BestOfNConfig {
+    /// Candidates at most, the greedy one included (the call budget may stop it sooner).
+    pub n: u32,
+    /// Temperature of the samples after the greedy one.
+    pub temperature: f32,
+}
+
+impl Default for BestOfNConfig {
+    fn default() -> Self {
+        Self {
+            n: 8,
+            temperature: 0.8,
+        }
+    }
+}
+
+/// `lats`: Monte Carlo tree search over code attempts.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LatsConfig {
+    /// Children per expansion.
+    pub children: u32,
+    /// Temperature of children (the first child of each expansion is sampled too).
+    pub temperature: f32,
+    /// UCT's exploration constant.
+    pub exploration: f64,
+    /// Subtracted from a node's UCT per level of depth.
+    pub depth_penalty: f64,
+    /// Subtracted from the UCT of a child whose code repeats an earlier node's.
+    pub duplicate_penalty: f64,
+    /// Weight of the model's own estimate of a node in its value (0: internal tests only).
+    pub self_eval_weight: f64,
+    /// Nodes deeper than this are not expanded.
+    pub max_depth: u32,
+    /// Show a child the parent's code and test results (besides the reflection on it).
+    pub show_parent_code: bool,
+}
+
+impl Default for LatsConfig {
+    fn default() -> Self {
+        Self {
+            children: 3,
+            temperature: 0.8,
+            exploration: 1.0,
+            depth_penalty: 0.0,
+            duplicate_penalty: 0.5,
+            self_eval_weight: 0.0,
+            max_depth: 4,
+            show_parent_code: true,
+        }
+    }
+}
+
+/// Episodes of a custom environment: one attempt is one episode.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EpisodeConfig {
+    /// Actions per episode at most.
+    pub max_steps: u32,
+    /// Total reward that counts as success.
+    pub success_reward: f64,
+    /// Completion tokens per action.
+    pub action_max_tokens: u32,
+}
+
+impl Default for EpisodeConfig {
+    fn default() -> Self {
+        Self {
+            max_steps: 10,
+            success_reward: 1.0,
+            action_max_tokens: 24,
+        }
+    }
+}
+
+/// What the agent does and how; every part that matters for the gain is here.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// The strategy's name: `simple`, `reflexion`, `best_of_n`, `lats` (see
+    /// [`crate::strategy::NAMES`]).
+    pub strategy: String,
+    /// What one task may spend.
+    pub budget: TaskBudget,
+    /// Trials per task (reflexion; the call budget may stop it sooner).
+    pub trials: u32,
+    /// Also retrieve reflections from other, similar tasks.
+    pub cross_task: bool,
+    /// Where internal tests come from.
+    pub internal_tests: InternalTests,
+    /// How many asserts to ask the model for.
+    pub model_tests: usize,
+    /// Temperature of the first attempt.
+    pub first_temperature: f32,
+    /// Temperature of later attempts (reflexion).
+    pub retry_temperature: f32,
+    /// Reflections of this task shown to the actor (the most recent ones).
+    pub reflections_kept: usize,
+    /// Reflections of other tasks shown with cross-task memory.
+    pub cross_task_k: usize,
+    /// The first trial that sees other tasks' reflections (1: every attempt; 2: only retries).
+    pub cross_task_from_trial: u32,
+    /// The least similarity (cosine, task prompt against reflection) another task's reflection
+    /// needs to be shown.
+    pub cross_task_min_score: f32,
+    /// Show the previous attempt and its test results to the actor (reflexion; the reflector
+    /// always sees them). Off by default: Qwen2.5-Coder-0.5B shown its failed code wrote it
+    /// again to the letter in 79 of 96 retries on HumanEval and fixed none; without it, 5
+    /// (docs/benchmarks.md).
+    pub show_previous_attempt: bool,
+    /// Keep only the prose of a reflection. A small model often pastes its failed code into
+    /// the "lesson", and then copies that code again on the retry.
+    pub reflection_prose_only: bool,
+    /// Completion tokens of a reflection (it should be two or three sentences).
+    pub reflection_max_tokens: u32,
+    /// Completion tokens per call.
+    pub max_tokens: u32,
+    /// `best_of_n` settings.
+    pub best_of_n: BestOfNConfig,
+    /// `lats` settings.
+    pub lats: LatsConfig,
+    /// Episodes of custom environments.
+    pub episode: EpisodeConfig,
+    /// A directory of template overrides.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub prompts_dir: Option<std::path::PathBuf>,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            strategy: "reflexion".into(),
+            budget: TaskBudget::default(),
+            trials: 3,
+            cross_task: false,
+            internal_tests: InternalTests::Docstring,
+            model_tests: 5,
+            first_temperature: 0.0,
+            retry_temperature: 0.0,
+            reflections_kept: 3,
+            cross_task_k: 2,
+            cross_task_from_trial: 2,
+            cross_task_min_score: 0.0,
+            show_previous_attempt: false,
+            reflection_prose_only: true,
+            reflection_max_tokens: 192,
+            max_tokens: 768,
+            best_of_n: BestOfNConfig::default(),
+            lats: LatsConfig::default(),
+            episode: EpisodeConfig::default(),
+            prompts_dir: None,
+        }
+    }
+}
+
+/// A setting that cannot work, named.
+#[derive(Debug, thiserror::Error)]
+#[error("agent.{field} = {value}: {problem}")]
+pub struct ConfigError {
+    /// The setting, e.g. `budget.calls`.
+    pub field: String,
+    /// Its value.
+    pub value: String,
+    /// Why it cannot work.
+    pub problem: String,
+}
+
+impl AgentConfig {
+    /// Checks the settings that would make a run meaningless (a budget of 0, no children),
+    /// naming the first one that is wrong. The strategy's name is checked where strategies
+    /// are looked up ([`crate::strategy::by_name`]).
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        let wrong = |field: &str, value: String, problem: &str| ConfigError {
+            field: field.into(),
+            value,
+            problem: problem.into(),
+        };
+        if self.budget.calls == 0 {
+            return Err(wrong(
+                "budget.calls",
+                "0".into(),
+                "a task needs at least one model call",
+            ));
+        }
+        if self.budget.tokens == Some(0) {
+            return Err(wrong(
+                "budget.tokens",
+                "0".into(),
+                "a task needs tokens to spend",
+            ));
+        }
+        if self.trials == 0 {
+            return Err(wrong("trials", "0".into(), "at least one trial"));
+        }
+        if self.best_of_n.n == 0 {
+            return Err(wrong("best_of_n.n", "0".into(), "at least one candidate"));
+        }
+        if self.lats.children == 0 {
+            return Err(wrong(
+                "lats.children",
+                "0".into(),
+                "an expansion needs a child",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.lats.self_eval_weight) {
+            let value = self.lats.self_eval_weight.to_string();
+            return Err(wrong("lats.self_eval_weight", value, "must lie in 0..=1"));
+        }
+        Ok(())
+    }
+}
