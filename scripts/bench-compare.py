@@ -39,6 +39,12 @@ def mcnemar(b, c):
     return min(1.0, 2 * tail)
 
 
+def order(task_id):
+    """HumanEval/9 before HumanEval/10."""
+    tail = task_id.rsplit("/", 1)[-1]
+    return (task_id[: -len(tail)], int(tail)) if tail.isdigit() else (task_id, 0)
+
+
 def at_call(r, k):
     v = r.get("passed_by_call") or [r["passed"]]
     return v[k] if k < len(v) else v[-1]
@@ -80,12 +86,14 @@ def main(dirs):
     print("\nPaired against each baseline (b: passes only here, c: only in the baseline):\n")
     print("| run | baseline | b | c | McNemar p | fixed here | broken here |")
     print("|---|---|---|---|---|---|---|")
+    done = set()
     for base_name, base, _ in baselines:
+        done.add(base_name)
         for name, res, _ in runs:
-            if name == base_name:
+            if name in done:
                 continue
-            fixed = sorted(t for t in shared if res[t]["passed"] and not base[t]["passed"])
-            broken = sorted(t for t in shared if base[t]["passed"] and not res[t]["passed"])
+            fixed = sorted((t for t in shared if res[t]["passed"] and not base[t]["passed"]), key=order)
+            broken = sorted((t for t in shared if base[t]["passed"] and not res[t]["passed"]), key=order)
             p = mcnemar(len(fixed), len(broken))
             short = lambda ids: ", ".join(i.split("/")[-1] for i in ids[:12]) + (" …" if len(ids) > 12 else "")
             print(f"| {name} | {base_name} | {len(fixed)} | {len(broken)} | {p:.3g} | "

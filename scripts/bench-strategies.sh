@@ -8,7 +8,9 @@
 #   best_of_n   the greedy attempt, then samples at temperature 0.8 (own seed each); the first
 #               to pass its internal tests, else the best internal pass fraction
 #   reflexion   attempt, reflect, retry with the lessons (trials up to the budget: 4)
-#   lats        tree search: 3 children per expansion at temperature 0.8, UCT (c = 1)
+#   lats        tree search: 3 children per expansion at temperature 0.8, UCT (c = 1); children
+#               see the parent's code, its test results and the reflections on their path
+#   lats-fresh  lats whose children see the reflections only, not the parent's code
 # Every strategy's first attempt is the same temperature-0 prompt, answered once and then from
 # the shared response cache, so tasks whose greedy attempt passes its internal tests cost one
 # call everywhere and the comparison is paired. Seeded samples are cached too: a rerun or a
@@ -38,7 +40,12 @@ for strategy in "${strategies[@]}"; do
       env+=(MNEME_AGENT__RETRY_TEMPERATURE=0.0) ;;
     lats) args=(--strategy lats)
       env+=(MNEME_AGENT__LATS__CHILDREN=3 MNEME_AGENT__LATS__TEMPERATURE=0.8
-            MNEME_AGENT__LATS__EXPLORATION=1.0 MNEME_AGENT__LATS__SELF_EVAL_WEIGHT=0.0) ;;
+            MNEME_AGENT__LATS__EXPLORATION=1.0 MNEME_AGENT__LATS__SELF_EVAL_WEIGHT=0.0
+            MNEME_AGENT__LATS__SHOW_PARENT_CODE=true) ;;
+    lats-fresh) args=(--strategy lats)
+      env+=(MNEME_AGENT__LATS__CHILDREN=3 MNEME_AGENT__LATS__TEMPERATURE=0.8
+            MNEME_AGENT__LATS__EXPLORATION=1.0 MNEME_AGENT__LATS__SELF_EVAL_WEIGHT=0.0
+            MNEME_AGENT__LATS__SHOW_PARENT_CODE=false) ;;
     *) echo "unknown strategy $strategy" >&2; exit 2 ;;
   esac
   dir="$out/$strategy"
