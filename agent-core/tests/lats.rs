@@ -370,3 +370,42 @@ async fn lats_mixes_in_the_models_own_estimate_and_flags_one_that_does_not_parse
         child.value
     );
 }
+
+#[tokio::test]
+async fn best_of_n_with_dual_agreement_submits_the_largest_agreeing_group() {
+    // No docstring examples: internal tests cannot tell the candidates apart.
+    const INC: &str = r#"{"task_id": "t/inc", "prompt": "def inc(x):\n    \"\"\"Adds one.\"\"\"\n", "entry_point": "inc", "test": "def check(candidate):\n    assert candidate(1) == 2\n"}"#;
+    let task = parse_jsonl(INC, "inline", "toy").unwrap().tasks()[0].clone();
+    let model = scripted(answers(&[
+        "```python\ndef inc(x):\n    return x\n```",
+        "```python\nassert inc(1) == 2\nassert inc(5) == 6\n```",
+        "```python\ndef inc(x):\n    return x + 2\n```",
+        "```python\ndef inc(x):\n    return x + 1\n```",
+        "```python\ndef inc(x):\n    return 1 + x\n```",
+    ]));
+    let mut config = AgentConfig {
+        strategy: "best_of_n".into(),
+        ..AgentConfig::default()
+    };
+    config.budget.calls = 5;
+    config.best_of_n.dual_agreement = true;
+    let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "r").unwrap();
+    let solved = agent
+        .solve(
+            &task,
+            &mut CodingEnv::new(sandbox()),
+            &MemoryEvents::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(model.calls(), 5);
+    assert_eq!(
+        model.requests()[1].temperature,
+        Some(0.0),
+        "the asserts are greedy"
+    );
+    // {x + 1, 1 + x} agree on both asserts (2 × 2) and beat every other group.
+    let chosen = &solved.candidates[solved.submitted.unwrap()];
+    assert!(chosen.content.contains("x + 1"), "{chosen:?}");
+}

@@ -44,6 +44,10 @@ pub struct BestOfNConfig {
     pub n: u32,
     /// Temperature of the samples after the greedy one.
     pub temperature: f32,
+    /// CodeT-style dual agreement when no candidate passes its internal tests: the model writes
+    /// `model_tests` asserts once (one call), and the candidate submitted comes from the group
+    /// of candidates passing the same asserts with the most (candidates × asserts passed).
+    pub dual_agreement: bool,
 }
 
 impl Default for BestOfNConfig {
@@ -51,6 +55,7 @@ impl Default for BestOfNConfig {
         Self {
             n: 8,
             temperature: 0.8,
+            dual_agreement: false,
         }
     }
 }

@@ -3,10 +3,20 @@
 //! (at least one test) and submits it; otherwise it submits the highest internal pass fraction,
 //! ties to the earliest (the greedy one). Without internal tests there is nothing to choose by:
 //! the greedy attempt is submitted after one call.
+//!
+//! With `dual_agreement` (CodeT, Chen et al. 2022), when the greedy attempt fails the model also
+//! writes asserts once, and if no candidate passes its internal tests, the one submitted comes
+//! from the largest agreement: candidates are grouped by the set of those asserts they pass, a
+//! group scores (candidates in it) × (asserts passed), and the earliest of the best group wins.
 
 use super::Strategy;
-use crate::agent::{AgentError, Attempt, Guidance, Work};
+use crate::agent::code::extract_asserts;
+use crate::agent::{AgentError, Ask, Attempt, Guidance, Work};
+use crate::llm::Message;
 use async_trait::async_trait;
+use environments::{Action, TaskKind};
+use serde_json::json;
+use std::collections::BTreeMap;
 
 /// The greedy attempt plus samples; the best by internal tests is submitted.
 pub struct BestOfN;
@@ -27,7 +37,12 @@ impl Strategy for BestOfN {
     async fn solve(&self, work: &mut Work<'_>) -> Result<(), AgentError> {
         let config = work.config();
         let mut best: Option<Attempt> = None;
+        let mut made = Vec::new();
+        let mut asserts = Vec::new();
         for sample in 1..=config.best_of_n.n {
+            if sample == 2 && config.best_of_n.dual_agreement && work.can_call(2) {
+                asserts = write_asserts(work).await?;
+            }
             let guidance = Guidance {
                 label: sample,
                 temperature: if sample == 1 {
@@ -45,12 +60,75 @@ impl Strategy for BestOfN {
                 best = Some(attempt.clone());
             }
             work.choose(best.as_ref().and_then(|b| b.candidate));
-            if attempt.solved() || (sample == 1 && attempt.tests == 0 && attempt.passed) {
-                break;
+            // Without internal tests the greedy attempt stands, unless asserts of the model's
+            // own will choose among samples.
+            let untested = sample == 1 && attempt.tests == 0 && attempt.passed;
+            let done = attempt.solved() || (untested && !config.best_of_n.dual_agreement);
+            made.push(attempt);
+            if done {
+                return Ok(());
             }
+        }
+        if !asserts.is_empty() {
+            let agreed = dual_agreement(work, &made, &asserts).await?;
+            work.choose(agreed.or(best.and_then(|b| b.candidate)));
         }
         Ok(())
     }
+}
+
+/// Asks the model for asserts on the task's function (coding tasks only; none otherwise).
+async fn write_asserts(work: &mut Work<'_>) -> Result<Vec<String>, AgentError> {
+    let TaskKind::Code(code) = &work.task().kind else {
+        return Ok(Vec::new());
+    };
+    let task = work.task();
+    let context = json!({"entry_point": code.entry_point, "prompt": task.prompt, "count": work.config().model_tests});
+    let messages = vec![Message::user(work.prompts().render("tests_user", context)?)];
+    let max_tokens = work.config().max_tokens;
+    let reply = work
+        .ask(Ask {
+            purpose: "tests",
+            label: 0,
+            messages,
+            temperature: 0.0,
+            max_tokens,
+            seed: None,
+        })
+        .await?;
+    Ok(extract_asserts(&reply, &code.entry_point))
+}
+
+/// The candidate CodeT's dual agreement picks: group the candidates by the set of `asserts`
+/// they pass; a group scores (candidates) × (asserts passed); the earliest of the best group.
+/// `None` when no candidate passes any assert.
+async fn dual_agreement(
+    work: &mut Work<'_>,
+    made: &[Attempt],
+    asserts: &[String],
+) -> Result<Option<usize>, AgentError> {
+    let mut groups: BTreeMap<Vec<usize>, Vec<usize>> = BTreeMap::new();
+    for attempt in made {
+        let (Some(code), Some(candidate)) = (&attempt.content, attempt.candidate) else {
+            continue;
+        };
+        let request = json!({"code": code, "asserts": asserts}).to_string();
+        let action = Action {
+            kind: "test_asserts".into(),
+            content: request,
+        };
+        let step = work.env().step(&action).await?;
+        let failed: Vec<usize> =
+            serde_json::from_value(step.info["failed"].clone()).unwrap_or_default();
+        let passed: Vec<usize> = (0..asserts.len()).filter(|i| !failed.contains(i)).collect();
+        groups.entry(passed).or_default().push(candidate);
+    }
+    let score = |(passed, members): &(&Vec<usize>, &Vec<usize>)| passed.len() * members.len();
+    let best = groups
+        .iter()
+        .filter(|(passed, _)| !passed.is_empty())
+        .max_by(|a, b| score(a).cmp(&score(b)).then(b.1[0].cmp(&a.1[0])));
+    Ok(best.map(|(_, members)| members[0]))
 }
 
 /// Strictly better by internal tests (so ties stay with the earlier attempt); any code beats

@@ -164,6 +164,37 @@ impl CodingEnv {
         self.use_examples = use_examples;
     }
 
+    /// Runs `examples` and `asserts` on `candidate`: the reward is the fraction that passed.
+    async fn run_tests(
+        &self,
+        task: &Task,
+        code: &CodeTask,
+        candidate: &str,
+        examples: &[Example],
+        asserts: &[String],
+    ) -> Step {
+        let check = internal_check_job(task, code, candidate, examples, asserts);
+        let check = check.judge(self.sandbox.run(&check.job).await);
+        let (passed, total) = check
+            .report
+            .as_ref()
+            .map(|r| (r.passed, r.tests))
+            .unwrap_or((0, examples.len() + asserts.len()));
+        let reward = if total == 0 {
+            0.0
+        } else {
+            passed as f64 / total as f64
+        };
+        let text = internal_feedback(&check, self.sandbox.config().timeout_secs);
+        let loaded = check.report.as_ref().is_some_and(|r| r.loaded);
+        Step {
+            observation: Observation::text(text),
+            reward,
+            done: false,
+            info: json!({"verdict": check.verdict, "internal_tests": total, "passed": passed, "loaded": loaded}),
+        }
+    }
+
     /// Adds asserts (one per line) to the internal tests.
     fn add_tests(&mut self, asserts: &str) -> Step {
         let added = asserts.lines().map(str::trim).filter(|l| !l.is_empty());
@@ -187,6 +218,26 @@ impl CodingEnv {
             .ok_or_else(|| EnvError::Usage("step before reset".into()))?;
         Ok((task, code_task(task)?))
     }
+}
+
+/// What `test_asserts` runs: a candidate and asserts of the agent's own (without the docstring
+/// examples or the asserts added before), to tell which of them it passes.
+#[derive(serde::Deserialize)]
+struct AssertsRequest {
+    code: String,
+    asserts: Vec<String>,
+}
+
+/// The indices of `asserts` that the feedback names as failed; all of them when the candidate
+/// did not get as far as its tests (it failed to load, crashed or hung).
+fn failed_asserts(feedback: &str, asserts: &[String]) -> Vec<usize> {
+    let judged = feedback.contains(" internal tests passed");
+    (0..asserts.len())
+        .filter(|&i| {
+            let line = format!("FAILED: {}", asserts[i].trim());
+            !judged || feedback.lines().any(|l| l.starts_with(&line))
+        })
+        .collect()
 }
 
 /// `text` with memory addresses (`0x7f2a125b0d30` in `<reversed object at 0x7f2a…>`) replaced
@@ -276,29 +327,21 @@ impl Environment for CodingEnv {
                 } else {
                     &[]
                 };
-                let check =
-                    internal_check_job(task, code, &action.content, examples, &self.asserts);
-                let check = check.judge(self.sandbox.run(&check.job).await);
-                let (passed, total) = check
-                    .report
-                    .as_ref()
-                    .map(|r| (r.passed, r.tests))
-                    .unwrap_or((0, examples.len() + self.asserts.len()));
-                let reward = if total == 0 {
-                    0.0
-                } else {
-                    passed as f64 / total as f64
-                };
-                let text = internal_feedback(&check, self.sandbox.config().timeout_secs);
-                Ok(Step {
-                    observation: Observation::text(text),
-                    reward,
-                    done: false,
-                    info: json!({"verdict": check.verdict, "internal_tests": total, "passed": passed}),
-                })
+                Ok(self
+                    .run_tests(task, code, &action.content, examples, &self.asserts)
+                    .await)
+            }
+            "test_asserts" => {
+                let request: AssertsRequest = serde_json::from_str(&action.content)
+                    .map_err(|e| EnvError::Usage(format!("test_asserts wants {{\"code\", \"asserts\"}}: {e}")))?;
+                let mut step = self
+                    .run_tests(task, code, &request.code, &[], &request.asserts)
+                    .await;
+                step.info["failed"] = json!(failed_asserts(&step.observation.text, &request.asserts));
+                Ok(step)
             }
             other => Err(EnvError::Usage(format!(
-                "unknown action kind {other:?}; use \"test\" or \"add_tests\""
+                "unknown action kind {other:?}; use \"test\", \"test_asserts\", \"add_tests\" or \"use_examples\""
             ))),
         }
     }
@@ -330,6 +373,18 @@ impl Environment for CodingEnv {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn failed_asserts_are_read_off_the_feedback_or_all_fail_without_a_run() {
+        let asserts = vec![
+            "assert f(1) == 2".to_string(),
+            "assert f(2) == 3".to_string(),
+        ];
+        let judged = "1/2 internal tests passed\nFAILED: assert f(2) == 3 failed (left side was 4)";
+        assert_eq!(super::failed_asserts(judged, &asserts), vec![1]);
+        let crashed = "the solution failed before its tests ran:\nSyntaxError";
+        assert_eq!(super::failed_asserts(crashed, &asserts), vec![0, 1]);
+    }
+
     #[test]
     fn memory_addresses_are_masked_and_short_hex_is_kept() {
         assert_eq!(
