@@ -37,6 +37,8 @@ fn agent(model: Arc<ScriptedModel>, strategy: &str, calls: u32) -> Agent {
         ..AgentConfig::default()
     };
     config.budget.calls = calls;
+    // The search as the LATS paper runs it: children see their parent's code.
+    config.lats.show_parent_code = true;
     Agent::new(model, Prompts::builtin(), None, config, "lats-test").unwrap()
 }
 
@@ -408,4 +410,34 @@ async fn best_of_n_with_dual_agreement_submits_the_largest_agreeing_group() {
     // {x + 1, 1 + x} agree on both asserts (2 × 2) and beat every other group.
     let chosen = &solved.candidates[solved.submitted.unwrap()];
     assert!(chosen.content.contains("x + 1"), "{chosen:?}");
+}
+
+#[tokio::test]
+async fn by_default_lats_children_see_the_reflections_but_not_the_parents_code() {
+    let model = scripted(answers(&[WRONG, LESSON, RIGHT]));
+    let agent = Agent::new(
+        model.clone(),
+        Prompts::builtin(),
+        None,
+        AgentConfig {
+            strategy: "lats".into(),
+            ..AgentConfig::default()
+        },
+        "r",
+    )
+    .unwrap();
+    agent
+        .solve(
+            &task(),
+            &mut CodingEnv::new(sandbox()),
+            &MemoryEvents::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    let child = &model.requests()[2].messages[1].content;
+    assert!(
+        child.contains(LESSON) && !child.contains("return a - b"),
+        "{child}"
+    );
 }

@@ -191,7 +191,7 @@ pub fn write_merged(shards: &[PathBuf], out: Option<&Path>) -> anyhow::Result<(P
     render(&out, &merged.summary, &merged.results, vec![row], shards)
 }
 
-/// The search trees of `results`' tasks found in the run directories `dirs` (lats runs), as
+/// The search trees (beyond a root) of `results`' tasks in the run directories `dirs`, as
 /// (task, SVG) pairs; each is also written to `out/trees/ID.svg`.
 fn trees(
     out: &Path,
@@ -203,7 +203,10 @@ fn trees(
         for dir in dirs {
             let file = agent_core::run::checkpoint_file(dir, &r.task_id);
             if let Some(t) = crate::tree::load_file(&file)? {
-                found.push((r.task_id.clone(), t.tree.to_svg(t.submitted)));
+                // A task that stopped at its root has no search to show.
+                if t.tree.len() > 1 {
+                    found.push((r.task_id.clone(), t.tree.to_svg(t.submitted)));
+                }
                 break;
             }
         }

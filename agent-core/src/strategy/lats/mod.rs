@@ -6,8 +6,9 @@
 //! until a node passes all its internal tests (≥ 1 test), or the budget is spent:
 //!   select   descend by UCT to an expandable node (not expanded, not a duplicate, has code)
 //!   reflect  one reflection on it (stored in memory as reflexion's are)
-//!   expand   k children, each shown the parent's code, its test results and the reflections
-//!            on its path; a child whose normalised code repeats a node is charged, not run
+//!   expand   k children, each shown the reflections on its path (and, with
+//!            `show_parent_code`, the parent's code and test results); a child whose
+//!            normalised code repeats a node is charged, not run
 //!   evaluate internal tests (optionally mixed with the model's own estimate, weight λ)
 //!   back up  the value to the root
 //! submit the first passing node, else the best by internal score (ties: shallowest)
