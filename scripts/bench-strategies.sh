@@ -7,6 +7,7 @@
 #   simple      one greedy attempt
 #   best_of_n   the greedy attempt, then samples at temperature 0.8 (own seed each); the first
 #               to pass its internal tests, else the best internal pass fraction
+#   best_of_n-codet  best_of_n with CodeT's dual agreement on asserts the model writes (one call)
 #   reflexion   attempt, reflect, retry with the lessons (trials up to the budget: 4)
 #   lats        tree search: 3 children per expansion at temperature 0.8, UCT (c = 1); children
 #               see the parent's code, its test results and the reflections on their path
@@ -35,7 +36,11 @@ for strategy in "${strategies[@]}"; do
   case $strategy in
     simple) args=(--strategy simple) ;;
     best_of_n) args=(--strategy best_of_n)
-      env+=(MNEME_AGENT__BEST_OF_N__N="$budget" MNEME_AGENT__BEST_OF_N__TEMPERATURE=0.8) ;;
+      env+=(MNEME_AGENT__BEST_OF_N__N="$budget" MNEME_AGENT__BEST_OF_N__TEMPERATURE=0.8
+            MNEME_AGENT__BEST_OF_N__DUAL_AGREEMENT=false) ;;
+    best_of_n-codet) args=(--strategy best_of_n)
+      env+=(MNEME_AGENT__BEST_OF_N__N="$budget" MNEME_AGENT__BEST_OF_N__TEMPERATURE=0.8
+            MNEME_AGENT__BEST_OF_N__DUAL_AGREEMENT=true) ;;
     reflexion) args=(--strategy reflexion --trials "$(( (budget + 1) / 2 ))")
       env+=(MNEME_AGENT__RETRY_TEMPERATURE=0.0) ;;
     lats) args=(--strategy lats)
