@@ -145,21 +145,7 @@ impl Actor for CodeActor {
         ) {
             return Ok(());
         }
-        let entry = entry_point(task);
-        let context =
-            json!({"entry_point": entry, "prompt": task.prompt, "count": config.model_tests});
-        let messages = vec![Message::user(work.prompts().render("tests_user", context)?)];
-        let reply = work
-            .ask(Ask {
-                purpose: "tests",
-                label: 0,
-                messages,
-                temperature: 0.0,
-                max_tokens: config.max_tokens,
-                seed: None,
-            })
-            .await?;
-        let asserts = extract_asserts(&reply, entry);
+        let asserts = write_asserts(work).await?;
         work.env().step(&Action::add_tests(&asserts)).await?;
         Ok(())
     }
@@ -286,6 +272,29 @@ impl Actor for CodeActor {
     fn failure_outcome(&self) -> &'static str {
         "failed internal tests"
     }
+}
+
+/// Asks the model (greedy, one call) for `model_tests` asserts on the task's function; none for
+/// a task that is not a coding task.
+pub(crate) async fn write_asserts(work: &mut Work<'_>) -> Result<Vec<String>, AgentError> {
+    let task = work.task();
+    let TaskKind::Code(code) = &task.kind else {
+        return Ok(Vec::new());
+    };
+    let config = work.config();
+    let context = json!({"entry_point": code.entry_point, "prompt": task.prompt, "count": config.model_tests});
+    let messages = vec![Message::user(work.prompts().render("tests_user", context)?)];
+    let reply = work
+        .ask(Ask {
+            purpose: "tests",
+            label: 0,
+            messages,
+            temperature: 0.0,
+            max_tokens: config.max_tokens,
+            seed: None,
+        })
+        .await?;
+    Ok(extract_asserts(&reply, &code.entry_point))
 }
 
 fn no_code_attempt(label: u32, feedback: &str) -> Attempt {

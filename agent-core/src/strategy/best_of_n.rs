@@ -10,11 +10,10 @@
 //! group scores (candidates in it) × (asserts passed), and the earliest of the best group wins.
 
 use super::Strategy;
-use crate::agent::code::extract_asserts;
-use crate::agent::{AgentError, Ask, Attempt, Guidance, Work};
-use crate::llm::Message;
+use crate::agent::actor::write_asserts;
+use crate::agent::{AgentError, Attempt, Guidance, Work};
 use async_trait::async_trait;
-use environments::{Action, TaskKind};
+use environments::Action;
 use serde_json::json;
 use std::collections::BTreeMap;
 
@@ -75,28 +74,6 @@ impl Strategy for BestOfN {
         }
         Ok(())
     }
-}
-
-/// Asks the model for asserts on the task's function (coding tasks only; none otherwise).
-async fn write_asserts(work: &mut Work<'_>) -> Result<Vec<String>, AgentError> {
-    let TaskKind::Code(code) = &work.task().kind else {
-        return Ok(Vec::new());
-    };
-    let task = work.task();
-    let context = json!({"entry_point": code.entry_point, "prompt": task.prompt, "count": work.config().model_tests});
-    let messages = vec![Message::user(work.prompts().render("tests_user", context)?)];
-    let max_tokens = work.config().max_tokens;
-    let reply = work
-        .ask(Ask {
-            purpose: "tests",
-            label: 0,
-            messages,
-            temperature: 0.0,
-            max_tokens,
-            seed: None,
-        })
-        .await?;
-    Ok(extract_asserts(&reply, &code.entry_point))
 }
 
 /// The candidate CodeT's dual agreement picks: group the candidates by the set of `asserts`
