@@ -289,7 +289,8 @@ async fn best_of_n_stops_at_a_pass_and_otherwise_keeps_the_earliest_best() {
 
 #[tokio::test]
 async fn a_greedy_attempt_that_passes_costs_one_call_in_every_strategy() {
-    for strategy in agent_core::strategy::NAMES {
+    // mcts searches over an environment's actions, not code (tests/mcts.rs refuses a code task).
+    for strategy in agent_core::strategy::NAMES.iter().filter(|s| **s != "mcts") {
         let model = scripted(answers(&[RIGHT]));
         let solved = solve(model.clone(), strategy, 8).await;
         assert_eq!(

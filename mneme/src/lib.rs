@@ -3,6 +3,7 @@
 
 pub mod commands;
 pub mod config;
+pub mod envs;
 pub mod local;
 pub mod preflight;
 pub mod report;

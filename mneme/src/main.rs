@@ -75,6 +75,21 @@ enum Command {
     /// Measure mneme's components.
     #[command(subcommand)]
     Bench(BenchCommand),
+    /// Environments shipped with mneme (TextCraft): list them, set them up.
+    #[command(subcommand)]
+    Env(EnvCommand),
+}
+
+#[derive(Subcommand)]
+enum EnvCommand {
+    /// The shipped environments and whether each is installed.
+    List,
+    /// Install one into the data directory (a virtualenv with its pinned package, its adapter
+    /// and its task list); `mneme run NAME` does it on first use.
+    Setup {
+        /// Its name, e.g. textcraft.
+        name: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -202,8 +217,15 @@ enum BenchCommand {
 
 #[derive(Args)]
 struct RunCli {
-    /// `humaneval` or `mbpp` (or use --tasks).
+    /// `humaneval`, `mbpp`, or a shipped environment (`textcraft`); or use --tasks.
     suite: Option<String>,
+    /// With a shipped environment: its tasks from this file instead of its own list (for
+    /// textcraft, one JSON object a line with `id`, `prompt` and `goal`).
+    #[arg(long, alias = "goals")]
+    env_tasks: Option<PathBuf>,
+    /// Actions per episode at most (default: agent.episode.max_steps; textcraft: 40).
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]
+    max_steps: Option<u32>,
     /// Your own tasks: a JSONL file in HumanEval's shape, or with --env, one JSON object a
     /// line with `id`, `prompt` and your environment's own fields.
     #[arg(long)]
@@ -212,7 +234,7 @@ struct RunCli {
     /// (docs/environments.md), e.g. "python3 my_env.py"; one process per task.
     #[arg(long, requires = "tasks")]
     env: Option<String>,
-    /// simple, reflexion, best_of_n or lats (default: agent.strategy).
+    /// simple, reflexion, best_of_n, lats or mcts (default: agent.strategy).
     #[arg(long, value_parser = agent_core::strategy::parse_name)]
     strategy: Option<String>,
     /// Trials per task (default: agent.trials).
@@ -331,6 +353,8 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         Command::Run(a) => {
             let args = mneme::runner::RunArgs {
                 suite: a.suite,
+                env_tasks: a.env_tasks,
+                max_steps: a.max_steps,
                 tasks: a.tasks,
                 env: a.env,
                 strategy: a.strategy,
@@ -417,6 +441,26 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             workers,
             repeat,
         }) => commands::bench_canonical(&config, &suite, workers, repeat).await,
+        Command::Env(EnvCommand::List) => {
+            mneme::envs::list(&config.data_dir());
+            Ok(())
+        }
+        Command::Env(EnvCommand::Setup { name }) => {
+            let env = mneme::envs::builtin(&name).with_context(|| {
+                let names: Vec<&str> = mneme::envs::BUILTINS.iter().map(|b| b.name).collect();
+                format!(
+                    "no shipped environment is called {name:?}; there is: {}",
+                    names.join(", ")
+                )
+            })?;
+            let installed = mneme::envs::ensure(&config.data_dir(), env)?;
+            println!(
+                "{name}: {}\n  tasks: {}",
+                installed.command().join(" "),
+                installed.tasks.display()
+            );
+            Ok(())
+        }
         Command::Config(ConfigCommand::Show) => {
             print!("{}", config.to_toml());
             let var = config

@@ -15,8 +15,12 @@ use std::sync::Arc;
 /// What `mneme run` was asked.
 #[derive(Clone, Debug)]
 pub struct RunArgs {
-    /// `humaneval`, `mbpp` (or a task file via `tasks`).
+    /// `humaneval`, `mbpp`, a shipped environment (`textcraft`), or a task file via `tasks`.
     pub suite: Option<String>,
+    /// A shipped environment's tasks from this file instead of its own list.
+    pub env_tasks: Option<PathBuf>,
+    /// Actions per episode override.
+    pub max_steps: Option<u32>,
     /// A task file: HumanEval's JSONL shape, or with `env`, the environment's tasks.
     pub tasks: Option<PathBuf>,
     /// A custom environment's command (JSON lines on stdin/stdout), e.g. `python3 my_env.py`.
@@ -70,7 +74,7 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         config.cache.mode = CacheMode::ReadWrite;
     }
     let mut agent = config.agent.clone();
-    if let Some(s) = args.strategy {
+    if let Some(s) = args.strategy.clone() {
         agent.strategy = s;
     }
     if let Some(t) = args.trials {
@@ -80,25 +84,47 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         agent.budget.calls = b;
     }
     agent.cross_task |= args.cross_task;
+    let shipped = shipped_environment(&config, &args, &mut agent)?;
+    if let Some(steps) = args.max_steps {
+        agent.episode.max_steps = steps;
+    }
     agent.validate()?;
     agent_core::strategy::by_name(&agent.strategy)?;
-    let suite_name = match (&args.tasks, &args.suite) {
-        (Some(file), _) => file.display().to_string(),
-        (None, Some(s)) => s.clone(),
-        (None, None) => anyhow::bail!("name a suite (humaneval, mbpp) or give --tasks FILE.jsonl"),
+    let (suite_name, env_command) = match shipped {
+        Some((tasks, command)) => (tasks.display().to_string(), Some(command)),
+        None => {
+            let suite_name = match (&args.tasks, &args.suite) {
+                (Some(file), _) => file.display().to_string(),
+                (None, Some(s)) => s.clone(),
+                (None, None) => anyhow::bail!(
+                    "name a suite (humaneval, mbpp), a shipped environment (textcraft), or give --tasks FILE.jsonl"
+                ),
+            };
+            (
+                suite_name,
+                args.env.as_deref().map(split_command).transpose()?,
+            )
+        }
     };
-    let env_command = args.env.as_deref().map(split_command).transpose()?;
+    if agent.strategy == "mcts" && env_command.is_none() {
+        anyhow::bail!(
+            "mcts searches over the actions of an environment (--env CMD, or textcraft); for code, use lats"
+        );
+    }
     // Validate every task up front.
     let suite = load_tasks(&suite_name, env_command.is_some(), &config.data_dir())?;
     let suite = match args.limit {
         Some(n) => suite.truncate(n),
         None => suite,
     };
-    let label = Path::new(&suite_name)
-        .file_stem()
-        .and_then(|s| s.to_str())
-        .unwrap_or("tasks")
-        .to_string();
+    let label = match (&args.suite, &args.tasks) {
+        (Some(name), None) if crate::envs::builtin(name).is_some() => name.clone(),
+        _ => Path::new(&suite_name)
+            .file_stem()
+            .and_then(|s| s.to_str())
+            .unwrap_or("tasks")
+            .to_string(),
+    };
     let strategy = agent.strategy.clone();
     let run_id = match (&args.run_id, args.shard) {
         (Some(id), _) => id.clone(),
@@ -140,6 +166,42 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     let dir = RunDir::create(&path, &spec, &config.to_toml())?;
     eprintln!("mneme: run {} in {}", spec.run_id, dir.path().display());
     execute_prepared(&dir, &spec, prepared, 0).await
+}
+
+/// For a shipped environment (`mneme run textcraft`): installs it if needed and returns its task
+/// file (or `--goals`) and command; sets its episode length and, without `--budget`, a budget of
+/// `trials` full episodes plus a reflection after each. `None` for anything else.
+fn shipped_environment(
+    config: &Config,
+    args: &RunArgs,
+    agent: &mut agent_core::agent::AgentConfig,
+) -> anyhow::Result<Option<(PathBuf, Vec<String>)>> {
+    let Some(env) = args.suite.as_deref().and_then(crate::envs::builtin) else {
+        anyhow::ensure!(
+            args.env_tasks.is_none(),
+            "--goals/--env-tasks go with a shipped environment (textcraft)"
+        );
+        return Ok(None);
+    };
+    anyhow::ensure!(
+        args.tasks.is_none() && args.env.is_none(),
+        "{} brings its own environment and tasks: use --goals FILE for other tasks, not --tasks/--env",
+        env.name
+    );
+    let installed = crate::envs::ensure(&config.data_dir(), env)?;
+    agent.episode.max_steps = env.max_steps;
+    if args.budget.is_none() {
+        agent.budget.calls = (env.max_steps + 1) * agent.trials;
+        eprintln!(
+            "mneme: {}: a budget of {} model calls per task ({} episodes of up to {} actions, and reflections); --budget changes it",
+            env.name, agent.budget.calls, agent.trials, env.max_steps
+        );
+    }
+    let tasks = match &args.env_tasks {
+        Some(file) => file.clone(),
+        None => installed.tasks.clone(),
+    };
+    Ok(Some((tasks, installed.command())))
 }
 
 /// `--env "python3 my_env.py"` as a program and its arguments (shell quoting rules).

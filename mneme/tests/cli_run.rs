@@ -642,7 +642,8 @@ fn a_custom_environment_runs_from_the_command_line_with_any_strategy() {
     let envs = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/envs");
     let game = format!("python3 {}", envs.join("text_game.py").display());
     let tasks = envs.join("text_game_tasks.jsonl");
-    for strategy in ["reflexion", "best_of_n"] {
+    // mcts: the example implements snapshot/restore, so its states are restored, not replayed.
+    for strategy in ["reflexion", "best_of_n", "mcts"] {
         let out = env.run(&[
             "run",
             "--env",
@@ -742,4 +743,104 @@ fn an_unknown_strategy_or_a_zero_budget_is_refused_before_anything_is_written() 
         "unclosed quote",
     );
     assert!(!env.path("bad").exists(), "nothing written");
+}
+
+/// Two TextCraft goals from the shipped list, for a short run.
+fn two_goals(env: &Env) -> PathBuf {
+    let goals = Path::new(env!("CARGO_MANIFEST_DIR")).join("../environments/textcraft/goals.jsonl");
+    let text = std::fs::read_to_string(goals).unwrap();
+    let file = env.path("goals.jsonl");
+    let two: Vec<&str> = text.lines().take(2).collect();
+    std::fs::write(&file, two.join("\n") + "\n").unwrap();
+    file
+}
+
+#[test]
+fn textcraft_mcts_killed_with_sigkill_resumes_with_the_same_tree() {
+    let env = Env::new();
+    let goals = two_goals(&env);
+    let args = [
+        "run",
+        "textcraft",
+        "--goals",
+        goals.to_str().unwrap(),
+        "--concurrency",
+        "1",
+        "--strategy",
+        "mcts",
+        "--budget",
+        "24",
+        "--max-steps",
+        "8",
+        "--model",
+        "smollm2-135m",
+    ];
+    let mut child = env
+        .command(&[&args[..], &["--run-dir", "killed"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = env.path("killed");
+    wait_for(|| mid_tree(&dir), &mut child, Duration::from_secs(900));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lines_count(&dir.join("results.jsonl")) < 2,
+        "killed mid-run"
+    );
+
+    let out = env.run(&["resume", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lines(&dir.join("results.jsonl")).len(),
+        2,
+        "every goal once"
+    );
+
+    let out = env.run(&[&args[..], &["--run-dir", "whole"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let whole = env.path("whole");
+    assert_eq!(trees(&dir), trees(&whole), "the same trees");
+    assert_eq!(outcome(&summary(&dir)), outcome(&summary(&whole)));
+    for r in lines(&dir.join("results.jsonl")) {
+        assert!(r["calls"].as_u64().unwrap() <= 24, "{r}");
+        // Every node is a state of the real TextCraft: the root shows the goal's recipes.
+        let file = dir
+            .join("tasks")
+            .join(r["task_id"].as_str().unwrap().replace('/', "_") + ".json");
+        let saved: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
+        let root = &saved["strategy"]["tree"]["nodes"][0]["feedback"];
+        assert!(
+            root.as_str().unwrap().contains("Crafting commands:"),
+            "{root}"
+        );
+    }
+    let out = env.run(&["report", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(html.contains("Search trees"), "no tree section");
+}
+
+#[test]
+fn mcts_on_a_coding_suite_is_refused_before_anything_is_written() {
+    let env = Env::new();
+    let out = env.run(&["run", "humaneval", "--strategy", "mcts", "--run-dir", "no"]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("for code, use lats"), "{stderr}");
+    assert!(!env.path("no").exists());
 }

@@ -4,6 +4,7 @@
 //! attempts, so every strategy runs on every environment.
 
 use super::code::{extract_asserts, extract_code};
+use super::episode::{next_action, Sampling, Transcript, Turn};
 use super::events::Event;
 use super::work::{Ask, Work};
 use super::{AgentError, InternalTests};
@@ -313,18 +314,6 @@ fn no_code_attempt(label: u32, feedback: &str) -> Attempt {
 /// Plays an episode of a custom environment: one model call per action.
 pub struct EpisodeActor;
 
-#[derive(Serialize)]
-struct Turn {
-    action: String,
-    observation: String,
-}
-
-/// The first line of a reply, without code fences: the action.
-fn action_of(reply: &str) -> String {
-    let line = reply.lines().map(str::trim).find(|l| !l.is_empty());
-    line.unwrap_or("").trim_matches('`').to_string()
-}
-
 #[async_trait]
 impl Actor for EpisodeActor {
     async fn begin(&self, _work: &mut Work<'_>) -> Result<(), AgentError> {
@@ -341,28 +330,21 @@ impl Actor for EpisodeActor {
         }
         let task = work.task();
         let settings = work.config().episode.clone();
-        let mut observation = work.env().reset(task).await?.text;
-        let (mut actions, mut transcript, mut total) = (Vec::new(), Vec::new(), 0.0);
+        let mut transcript = Transcript {
+            start: work.env().reset(task).await?.text,
+            turns: Vec::new(),
+        };
+        let sampling = Sampling {
+            label: g.label,
+            temperature: g.temperature,
+            seed: g.seed,
+        };
+        let mut total = 0.0;
         for _ in 0..settings.max_steps {
             if !work.can_call(1) {
                 break;
             }
-            let context = json!({"prompt": task.prompt, "lessons": g.reflections, "transcript": transcript, "observation": observation});
-            let messages = vec![
-                Message::system(work.prompts().render("episode_system", &context)?),
-                Message::user(work.prompts().render("episode_user", &context)?),
-            ];
-            let reply = work
-                .ask(Ask {
-                    purpose: "act",
-                    label: g.label,
-                    messages,
-                    temperature: g.temperature,
-                    max_tokens: settings.action_max_tokens,
-                    seed: g.seed,
-                })
-                .await?;
-            let action = Action::act(action_of(&reply));
+            let action = next_action(work, &transcript, &g.reflections, sampling).await?;
             work.events().emit(Event::Action {
                 task_id: task.id.clone(),
                 trial: g.label,
@@ -371,22 +353,15 @@ impl Actor for EpisodeActor {
             });
             let step = work.env().step(&action).await?;
             total += step.reward;
-            observation = step.observation.text.clone();
-            transcript.push(Turn {
-                action: action.content.clone(),
+            transcript.turns.push(Turn {
+                action: action.content,
                 observation: step.observation.text,
             });
-            actions.push(action);
             if step.done {
                 break;
             }
         }
-        let success = total >= settings.success_reward;
-        Ok(Some(Proposal {
-            content: Some(serde_json::to_string(&actions).expect("actions serialize")),
-            trace: json!(transcript),
-            played: Some((total, success, observation)),
-        }))
+        Ok(Some(played(&transcript, total, settings.success_reward)))
     }
 
     async fn evaluate(
@@ -428,7 +403,9 @@ impl Actor for EpisodeActor {
         attempt: &Attempt,
     ) -> Result<Vec<Message>, AgentError> {
         let target = work.config().episode.success_reward;
-        let context = json!({"prompt": work.task().prompt, "transcript": attempt.trace, "reward": attempt.score * target});
+        let transcript: Transcript =
+            serde_json::from_value(attempt.trace.clone()).unwrap_or_default();
+        let context = json!({"prompt": work.task().prompt, "start": transcript.start, "transcript": transcript.turns, "reward": attempt.score * target});
         Ok(vec![Message::user(
             work.prompts().render("episode_reflect", &context)?,
         )])
@@ -436,5 +413,20 @@ impl Actor for EpisodeActor {
 
     fn failure_outcome(&self) -> &'static str {
         "episode failed"
+    }
+}
+
+/// An episode played to its end (or its step limit) as a proposal: its actions, its
+/// transcript, and whether its total reward reached `success_reward`.
+pub(crate) fn played(transcript: &Transcript, total: f64, success_reward: f64) -> Proposal {
+    let actions = transcript.actions();
+    Proposal {
+        content: Some(serde_json::to_string(&actions).expect("actions serialize")),
+        trace: json!(transcript),
+        played: Some((
+            total,
+            total >= success_reward,
+            transcript.last_observation().to_string(),
+        )),
     }
 }

@@ -100,6 +100,45 @@ impl Default for LatsConfig {
     }
 }
 
+/// `mcts`: Monte Carlo tree search over the actions of an environment.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct MctsConfig {
+    /// Candidate actions asked for per expanded state (the first greedy when the state has no
+    /// child yet, the others sampled with their own seeds).
+    pub children: u32,
+    /// Temperature of the sampled candidate actions.
+    pub temperature: f32,
+    /// Weight of UCT's exploration term.
+    pub exploration: f64,
+    /// Play on from a new state with greedy actions until the episode ends (a rollout), so the
+    /// environment's reward reaches the tree; without it, only expansions reach the end.
+    pub rollout: bool,
+    /// Nodes (states) in the tree at most; the call budget may stop it sooner.
+    pub max_nodes: u32,
+    /// Actions from the start at most (by default `episode.max_steps`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_depth: Option<u32>,
+    /// λ: weight of the model's own estimate of a state's promise (0–10, one call) mixed into
+    /// the value of a state the search stops at before the episode ends. 0 turns it off; a reply
+    /// without a number is a neutral 0.5, flagged on the node.
+    pub value_weight: f64,
+}
+
+impl Default for MctsConfig {
+    fn default() -> Self {
+        Self {
+            children: 3,
+            temperature: 0.8,
+            exploration: 1.0,
+            rollout: true,
+            max_nodes: 400,
+            max_depth: None,
+            value_weight: 0.0,
+        }
+    }
+}
+
 /// Episodes of a custom environment: one attempt is one episode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -168,6 +207,8 @@ pub struct AgentConfig {
     pub best_of_n: BestOfNConfig,
     /// `lats` settings.
     pub lats: LatsConfig,
+    /// `mcts` settings.
+    pub mcts: MctsConfig,
     /// Episodes of custom environments.
     pub episode: EpisodeConfig,
     /// A directory of template overrides.
@@ -196,6 +237,7 @@ impl Default for AgentConfig {
             max_tokens: 768,
             best_of_n: BestOfNConfig::default(),
             lats: LatsConfig::default(),
+            mcts: MctsConfig::default(),
             episode: EpisodeConfig::default(),
             prompts_dir: None,
         }
@@ -254,6 +296,24 @@ impl AgentConfig {
         if !(0.0..=1.0).contains(&self.lats.self_eval_weight) {
             let value = self.lats.self_eval_weight.to_string();
             return Err(wrong("lats.self_eval_weight", value, "must lie in 0..=1"));
+        }
+        if self.mcts.children == 0 {
+            return Err(wrong(
+                "mcts.children",
+                "0".into(),
+                "an expansion needs a child",
+            ));
+        }
+        if !(0.0..=1.0).contains(&self.mcts.value_weight) {
+            let value = self.mcts.value_weight.to_string();
+            return Err(wrong("mcts.value_weight", value, "must lie in 0..=1"));
+        }
+        if self.episode.max_steps == 0 {
+            return Err(wrong(
+                "episode.max_steps",
+                "0".into(),
+                "an episode needs an action",
+            ));
         }
         Ok(())
     }

@@ -14,6 +14,7 @@
 pub mod actor;
 pub mod code;
 pub mod config;
+pub mod episode;
 pub mod events;
 pub mod prompts;
 pub mod result;
@@ -21,7 +22,8 @@ pub mod work;
 
 pub use actor::{Attempt, Guidance, Proposal, Shown};
 pub use config::{
-    AgentConfig, BestOfNConfig, ConfigError, EpisodeConfig, InternalTests, LatsConfig, TaskBudget,
+    AgentConfig, BestOfNConfig, ConfigError, EpisodeConfig, InternalTests, LatsConfig, MctsConfig,
+    TaskBudget,
 };
 pub use events::{Event, EventSink, MemoryEvents};
 pub use prompts::Prompts;
@@ -64,6 +66,31 @@ pub enum AgentError {
         /// Calls made.
         calls: u32,
     },
+    /// Replaying a path of actions from the start gave another observation than the one the
+    /// search recorded: the environment is not deterministic, so its tree cannot be trusted.
+    #[error("task {task}: replaying action {step} ({action:?}) gave another observation than recorded (the environment is not deterministic; give it snapshot/restore).\nrecorded: {expected}\nnow:      {got}")]
+    Diverged {
+        /// Task.
+        task: String,
+        /// The 1-based step that diverged (0: the observation after reset).
+        step: usize,
+        /// The action replayed at that step.
+        action: String,
+        /// The observation recorded (cut).
+        expected: String,
+        /// The observation now (cut).
+        got: String,
+    },
+    /// The strategy cannot work on this kind of task.
+    #[error("strategy {strategy} cannot work on task {task}: {reason}")]
+    Unsuited {
+        /// The strategy.
+        strategy: String,
+        /// Task.
+        task: String,
+        /// Why.
+        reason: String,
+    },
     /// A task's checkpoint could not be written or read.
     #[error("checkpoint {}: {problem}", path.display())]
     Checkpoint {
@@ -79,6 +106,7 @@ fn ends_task(error: &AgentError) -> bool {
     match error {
         AgentError::Model(e) => e.class() == ErrorClass::ContextLength,
         AgentError::Env(e) => e.is_task_fault(),
+        AgentError::Diverged { .. } => true,
         _ => false,
     }
 }

@@ -41,6 +41,7 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "self_evaluate",
         include_str!("../../prompts/self_evaluate.j2"),
     ),
+    ("state_value", include_str!("../../prompts/state_value.j2")),
 ];
 
 /// A template could not be loaded or rendered.

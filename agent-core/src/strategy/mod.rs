@@ -10,11 +10,13 @@
 //! | `reflexion` | [`reflexion`] | attempt, reflect on a failure, store the reflection, retry with it |
 //! | `best_of_n` | [`best_of_n`] | the greedy attempt plus samples; the best by internal tests |
 //! | `lats` | [`lats`] | Monte Carlo tree search over attempts, the tree in `petgraph`, resumable |
+//! | `mcts` | [`mcts`] | Monte Carlo tree search over an environment's actions, same tree, resumable |
 //!
 //! A new strategy: a module with a type implementing [`Strategy`], and a line in [`by_name`].
 
 pub mod best_of_n;
 pub mod lats;
+pub mod mcts;
 pub mod reflexion;
 pub mod simple;
 
@@ -33,7 +35,7 @@ pub trait Strategy: Send + Sync {
 }
 
 /// The built-in strategies' names.
-pub const NAMES: &[&str] = &["simple", "reflexion", "best_of_n", "lats"];
+pub const NAMES: &[&str] = &["simple", "reflexion", "best_of_n", "lats", "mcts"];
 
 /// No strategy has this name.
 #[derive(Debug, thiserror::Error)]
@@ -50,6 +52,7 @@ pub fn by_name(name: &str) -> Result<Arc<dyn Strategy>, UnknownStrategy> {
         "reflexion" => Arc::new(reflexion::Reflexion),
         "best_of_n" | "best-of-n" => Arc::new(best_of_n::BestOfN),
         "lats" => Arc::new(lats::Lats),
+        "mcts" => Arc::new(mcts::Mcts),
         other => {
             return Err(UnknownStrategy {
                 name: other.to_string(),

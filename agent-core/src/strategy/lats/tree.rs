@@ -58,6 +58,13 @@ pub struct Node {
     pub value_sum: f64,
     /// The node has been expanded (children asked for).
     pub expanded: bool,
+    /// A state of an environment reached by actions (`mcts`): `code` holds the action that led
+    /// here (empty at the root), `feedback` the observation, `reward` the total reward so far.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub state: bool,
+    /// The episode ended here: nothing to expand.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub terminal: bool,
 }
 
 impl Node {
@@ -88,7 +95,33 @@ impl Node {
             visits: 0,
             value_sum: 0.0,
             expanded: false,
+            state: false,
+            terminal: false,
         }
+    }
+
+    /// A state of an environment reached by `action` (empty for the start), showing
+    /// `observation`, with `total_reward` gathered on the way. A terminal state counts as one
+    /// test, passed when `success`; other states carry no signal.
+    pub fn state(
+        action: impl Into<String>,
+        observation: impl Into<String>,
+        total_reward: f64,
+        ended: Option<bool>,
+        calls_at: u32,
+    ) -> Node {
+        let tests = usize::from(ended.is_some());
+        let mut node = Node::attempt(
+            Some(action.into()),
+            observation,
+            total_reward,
+            tests,
+            calls_at,
+        );
+        node.passed = ended == Some(true);
+        node.state = true;
+        node.terminal = ended.is_some();
+        node
     }
 
     /// Internal tests passed, recovered as `round(reward * tests)`.
@@ -377,13 +410,14 @@ impl Tree {
             - duplicate
     }
 
-    /// Not yet expanded, not a duplicate, and has code.
+    /// Not yet expanded, not a duplicate, has code (or an action), and is not the end of an
+    /// episode.
     ///
     /// # Panics
     /// If `node` is not in the tree.
     pub fn expandable(&self, node: usize) -> bool {
         let node = self.node(node);
-        !node.expanded && node.duplicate_of.is_none() && node.code.is_some()
+        !node.expanded && !node.terminal && node.duplicate_of.is_none() && node.code.is_some()
     }
 
     /// `node` or one of its descendants is expandable.
@@ -945,14 +979,18 @@ impl Tree {
     fn hover_text(&self, id: usize, submitted: bool) -> String {
         let node = self.node(id);
         let mut text = format!(
-            "#{id} reward {:.2} ({}/{} tests), visits {}, value {:.2}, calls_at {}",
-            node.reward,
-            node.tests_passed(),
-            node.tests,
+            "#{id} {}, visits {}, value {:.2}, calls_at {}",
+            reward_text(node),
             node.visits,
             self.mean_value(id),
             node.calls_at
         );
+        if let Some(action) = node.code.as_deref().filter(|a| node.state && !a.is_empty()) {
+            text.push_str(&format!(
+                "\n> {}",
+                first_line(action, 120).unwrap_or_default()
+            ));
+        }
         if node.code.is_none() {
             text.push_str(", no code");
         }
@@ -1062,6 +1100,12 @@ impl Tree {
         if !tags.is_empty() {
             text.push_str(&format!("  {}", tags.join(" ")));
         }
+        if let Some(action) = node.code.as_deref().filter(|a| node.state && !a.is_empty()) {
+            text.push_str(&format!(
+                "  > {}",
+                first_line(action, 80).unwrap_or_default()
+            ));
+        }
         text.push('\n');
         if let Some(line) = node.reflection.as_deref().and_then(|r| first_line(r, 160)) {
             text.push_str(&format!("{indent}    reflection: {line}\n"));
@@ -1072,6 +1116,10 @@ impl Tree {
 
 /// `reward 0.67 (2/3)`, or why there is no reward.
 fn reward_text(node: &Node) -> String {
+    if node.state {
+        let end = if node.terminal { "episode over, " } else { "" };
+        return format!("{end}reward {:.2}", node.reward);
+    }
     match (&node.code, node.tests) {
         (None, _) => "no code".to_string(),
         (Some(_), 0) => "no tests run".to_string(),
@@ -1454,7 +1502,7 @@ mod tests {
             svg.contains("assert f(2) &lt; 3 failed &amp; more"),
             "{svg}"
         );
-        assert!(svg.contains("#3 reward 0.67 (2/3 tests), visits 1, value 0.67, calls_at 1"));
+        assert!(svg.contains("#3 reward 0.67 (2/3), visits 1, value 0.67, calls_at 1"));
         assert_eq!(
             svg.matches("stroke-width=\"4\"").count(),
             3 + 2 + 1,

