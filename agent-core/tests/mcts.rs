@@ -25,6 +25,9 @@ struct Keys {
     drifts: bool,
     resets: u32,
     restores: u32,
+    /// The process "dies" at this many steps in all.
+    crash_at: Option<u32>,
+    stepped: u32,
 }
 
 impl Keys {
@@ -45,6 +48,15 @@ impl Environment for Keys {
     }
 
     async fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
+        self.stepped += 1;
+        if Some(self.stepped) == self.crash_at {
+            return Err(EnvError::Crashed {
+                env: "keys".into(),
+                op: "step".into(),
+                status: "signal: 9 (SIGKILL)".into(),
+                stderr: String::new(),
+            });
+        }
         self.steps += 1;
         let (text, reward) = match action.content.as_str() {
             "take key" => {
@@ -394,4 +406,43 @@ async fn mcts_refuses_a_coding_task() {
         .await
         .unwrap_err();
     assert!(error.to_string().contains("for code, use lats"), "{error}");
+}
+
+#[tokio::test]
+async fn an_environment_that_dies_mid_search_ends_the_task_and_resume_finishes_the_tree() {
+    let dir = tempfile::tempdir().unwrap();
+    let whole = dir.path().join("whole.json");
+    let uninterrupted = solve(
+        scripted(answers(&SCRIPT)),
+        &mut Keys::with_snapshots(),
+        Some(&whole),
+    )
+    .await;
+    let cut = dir.path().join("cut.json");
+    let mut dying = Keys {
+        crash_at: Some(3),
+        ..Keys::with_snapshots()
+    };
+    let model = scripted(answers(&SCRIPT));
+    let ended = solve(model.clone(), &mut dying, Some(&cut)).await;
+    let error = ended.error.expect("the task ends with the crash");
+    assert!(
+        error.contains("exited (signal: 9 (SIGKILL)) during `step`"),
+        "{error}"
+    );
+    assert_eq!(
+        tree_of(&cut).len(),
+        3,
+        "the states made before the crash are kept"
+    );
+
+    // The action asked for at call 3 never reached a live environment: the checkpoint holds the
+    // books after call 2, and the resumed search asks for it again (a real run gets it from the
+    // response cache).
+    assert_eq!(model.calls(), 3);
+    let rest = scripted(answers(&SCRIPT[2..]));
+    let resumed = solve(rest, &mut Keys::with_snapshots(), Some(&cut)).await;
+    assert!(resumed.error.is_none());
+    assert_eq!(tree_of(&cut), tree_of(&whole));
+    assert_eq!(resumed.candidates, uninterrupted.candidates);
 }

@@ -221,7 +221,7 @@ struct RunCli {
     suite: Option<String>,
     /// With a shipped environment: its tasks from this file instead of its own list (for
     /// textcraft, one JSON object a line with `id`, `prompt` and `goal`).
-    #[arg(long, alias = "goals")]
+    #[arg(long = "goals", value_name = "FILE")]
     env_tasks: Option<PathBuf>,
     /// Actions per episode at most (default: agent.episode.max_steps; textcraft: 40).
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..))]

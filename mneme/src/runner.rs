@@ -179,7 +179,7 @@ fn shipped_environment(
     let Some(env) = args.suite.as_deref().and_then(crate::envs::builtin) else {
         anyhow::ensure!(
             args.env_tasks.is_none(),
-            "--goals/--env-tasks go with a shipped environment (textcraft)"
+            "--goals goes with a shipped environment (textcraft)"
         );
         return Ok(None);
     };
@@ -193,7 +193,7 @@ fn shipped_environment(
     if args.budget.is_none() {
         agent.budget.calls = (env.max_steps + 1) * agent.trials;
         eprintln!(
-            "mneme: {}: a budget of {} model calls per task ({} episodes of up to {} actions, and reflections); --budget changes it",
+            "mneme: {}: a budget of {} model calls per task ({} trials of up to {} actions and a reflection); --budget changes it",
             env.name, agent.budget.calls, agent.trials, env.max_steps
         );
     }
