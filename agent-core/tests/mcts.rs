@@ -446,3 +446,58 @@ async fn an_environment_that_dies_mid_search_ends_the_task_and_resume_finishes_t
     assert_eq!(tree_of(&cut), tree_of(&whole));
     assert_eq!(resumed.candidates, uninterrupted.candidates);
 }
+
+#[tokio::test]
+async fn with_lambda_new_states_are_estimated_and_the_most_promising_is_rolled_out() {
+    let script = [
+        "dance",
+        "take key",
+        "7",
+        "no idea",
+        "dance",
+        "dance",
+        LESSON,
+        "open door",
+    ];
+    let model = scripted(answers(&script));
+    let mut config = AgentConfig {
+        strategy: "mcts".into(),
+        ..AgentConfig::default()
+    };
+    config.budget.calls = 12;
+    config.mcts.children = 2;
+    config.mcts.value_weight = 0.5;
+    config.episode.max_steps = 3;
+    let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "mcts-test").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("keys.json");
+    agent
+        .solve(
+            &task(),
+            &mut Keys::with_snapshots(),
+            &MemoryEvents::default(),
+            Some(checkpoint.clone()),
+        )
+        .await
+        .unwrap();
+    assert_eq!(model.calls(), 8);
+    let tree = tree_of(&checkpoint);
+    assert_eq!(
+        (tree.node(1).self_eval, tree.node(1).self_eval_unparsed),
+        (Some(0.7), false)
+    );
+    assert_eq!(
+        (tree.node(2).self_eval, tree.node(2).self_eval_unparsed),
+        (Some(0.5), true)
+    );
+    assert!((tree.node(1).value - 0.35).abs() < 1e-9);
+    assert_eq!(
+        tree.path_to(4),
+        [0, 1, 3, 4],
+        "the rollout starts at the higher estimate"
+    );
+    assert!(tree.node(5).passed && tree.parent(5) == Some(2));
+    assert!(model.requests()[2].messages[0]
+        .content
+        .contains("scale from 0"));
+}
