@@ -151,6 +151,7 @@ fn agent(model: Arc<ScriptedModel>) -> Agent {
     config.budget.calls = 12;
     config.mcts.children = 2;
     config.episode.max_steps = 3;
+    config.episode.max_repeats = 0; // the scripted rollouts repeat on purpose
     Agent::new(model, Prompts::builtin(), None, config, "mcts-test").unwrap()
 }
 
@@ -468,6 +469,7 @@ async fn with_lambda_new_states_are_estimated_and_the_most_promising_is_rolled_o
     config.mcts.children = 2;
     config.mcts.value_weight = 0.5;
     config.episode.max_steps = 3;
+    config.episode.max_repeats = 0;
     let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "mcts-test").unwrap();
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("keys.json");
@@ -500,4 +502,65 @@ async fn with_lambda_new_states_are_estimated_and_the_most_promising_is_rolled_o
     assert!(model.requests()[2].messages[0]
         .content
         .contains("scale from 0"));
+}
+
+#[tokio::test]
+async fn an_action_repeated_too_often_is_asked_again_with_a_seeded_sample() {
+    let script = ["dance", "dance", "dance", "take key", "open door"];
+    let model = scripted(answers(&script));
+    let mut config = AgentConfig {
+        strategy: "simple".into(),
+        ..AgentConfig::default()
+    };
+    config.budget.calls = 12;
+    config.episode.max_repeats = 2;
+    let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "loop-test").unwrap();
+    let mut keys = Keys {
+        stepped: 0,
+        ..Keys::default()
+    };
+    // Keys ends an episode after three actions: allow more for this test.
+    let solved = agent
+        .solve(
+            &task(),
+            &mut Loose(&mut keys),
+            &MemoryEvents::default(),
+            None,
+        )
+        .await
+        .unwrap();
+    assert_eq!(model.calls(), 5);
+    let requests = model.requests();
+    assert_eq!(
+        requests[2].temperature,
+        Some(0.0),
+        "the third dance is asked greedily"
+    );
+    assert_eq!(
+        requests[3].temperature,
+        Some(0.8),
+        "then asked again, sampled"
+    );
+    assert!(requests[3].seed.is_some());
+    let won = r#"[{"kind":"act","content":"dance"},{"kind":"act","content":"dance"},{"kind":"act","content":"take key"},{"kind":"act","content":"open door"}]"#;
+    assert_eq!(solved.candidates[0].content, won);
+    assert!(solved.candidates[0].passed);
+}
+
+/// `Keys` without its three-action limit.
+struct Loose<'a>(&'a mut Keys);
+
+#[async_trait]
+impl Environment for Loose<'_> {
+    async fn reset(&mut self, task: &Task) -> Result<Observation, EnvError> {
+        self.0.reset(task).await
+    }
+    async fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
+        let mut step = self.0.step(action).await?;
+        step.done = step.reward > 0.0;
+        Ok(step)
+    }
+    fn name(&self) -> &str {
+        "loose-keys"
+    }
 }

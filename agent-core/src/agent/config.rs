@@ -149,6 +149,13 @@ pub struct EpisodeConfig {
     pub success_reward: f64,
     /// Completion tokens per action.
     pub action_max_tokens: u32,
+    /// The same action this many times in a row is a loop: the model is asked again, with a
+    /// seeded sample at `repeat_temperature` (up to two more calls, each counted), before an
+    /// action repeats once more. 0 turns it off. (Greedy small models otherwise send one
+    /// failing action until the episode ends: docs/benchmarks.md, TextCraft.)
+    pub max_repeats: u32,
+    /// Temperature of those re-asks.
+    pub repeat_temperature: f32,
 }
 
 impl Default for EpisodeConfig {
@@ -157,6 +164,8 @@ impl Default for EpisodeConfig {
             max_steps: 10,
             success_reward: 1.0,
             action_max_tokens: 24,
+            max_repeats: 2,
+            repeat_temperature: 0.8,
         }
     }
 }

@@ -51,13 +51,49 @@ pub struct Sampling {
 }
 
 /// Asks the model for the next action of `transcript`, showing `lessons` (reflections on
-/// earlier failures). Counts one call; the caller checks the budget first.
+/// earlier failures). An action that would repeat the last `episode.max_repeats` actions once
+/// more is asked again (seeded samples, at most two more calls, as the budget allows). Counts one
+/// call or more; the caller checks the budget for the first.
 pub async fn next_action(
     work: &mut Work<'_>,
     transcript: &Transcript,
     lessons: &[String],
     sampling: Sampling,
 ) -> Result<Action, AgentError> {
+    let messages = action_messages(work, transcript, lessons)?;
+    let mut action = ask_action(work, &messages, sampling).await?;
+    let settings = work.config().episode.clone();
+    for retry in 0..2u32 {
+        if !repeats(transcript, &action.content, settings.max_repeats) || !work.can_call(1) {
+            break;
+        }
+        let turn = transcript.turns.len();
+        let key = format!("{}#{}@{turn}", work.task().id, sampling.label);
+        let resample = Sampling {
+            temperature: settings.repeat_temperature,
+            seed: Some(crate::strategy::best_of_n::sample_seed(&key, retry)),
+            ..sampling
+        };
+        action = ask_action(work, &messages, resample).await?;
+    }
+    Ok(action)
+}
+
+/// `action` would be the same as each of the last `max_repeats` actions (0: never).
+fn repeats(transcript: &Transcript, action: &str, max_repeats: u32) -> bool {
+    let n = max_repeats as usize;
+    n > 0
+        && transcript.turns.len() >= n
+        && transcript.turns[transcript.turns.len() - n..]
+            .iter()
+            .all(|t| t.action.trim().eq_ignore_ascii_case(action.trim()))
+}
+
+fn action_messages(
+    work: &Work<'_>,
+    transcript: &Transcript,
+    lessons: &[String],
+) -> Result<Vec<Message>, AgentError> {
     let context = json!({
         "prompt": work.task().prompt,
         "lessons": lessons,
@@ -65,15 +101,22 @@ pub async fn next_action(
         "transcript": transcript.turns,
     });
     let prompts = work.prompts();
-    let messages = vec![
+    Ok(vec![
         Message::system(prompts.render("episode_system", &context)?),
         Message::user(prompts.render("episode_user", &context)?),
-    ];
+    ])
+}
+
+async fn ask_action(
+    work: &mut Work<'_>,
+    messages: &[Message],
+    sampling: Sampling,
+) -> Result<Action, AgentError> {
     let reply = work
         .ask(Ask {
             purpose: "act",
             label: sampling.label,
-            messages,
+            messages: messages.to_vec(),
             temperature: sampling.temperature,
             max_tokens: work.config().episode.action_max_tokens,
             seed: sampling.seed,
@@ -102,7 +145,23 @@ pub fn action_of(reply: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::action_of;
+    use super::{action_of, repeats, Transcript, Turn};
+
+    #[test]
+    fn a_loop_is_the_same_action_more_than_max_repeats_times_in_a_row() {
+        let turn = |a: &str| Turn {
+            action: a.into(),
+            observation: "Nothing.".into(),
+        };
+        let transcript = Transcript {
+            start: "Start.".into(),
+            turns: vec![turn("look"), turn("get 1 sand"), turn("Get 1 sand")],
+        };
+        assert!(repeats(&transcript, "get 1 sand", 2));
+        assert!(!repeats(&transcript, "get 1 sand", 3));
+        assert!(!repeats(&transcript, "get 4 sand", 2));
+        assert!(!repeats(&transcript, "get 1 sand", 0));
+    }
 
     #[test]
     fn the_action_is_the_first_line_without_decoration() {
