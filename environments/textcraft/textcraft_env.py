@@ -15,6 +15,8 @@ What this adapter does about the package's quirks:
   it gives is checked.
 - The package prints to stdout; the protocol gets its own copy of stdout and everything else
   goes to stderr.
+- Actions are read case-insensitively, without a trailing full stop, and `minecraft:item_id`
+  written as the item's name (the package's replies print ids; its parser wants names).
 - The whole state is the inventory, the step count and the goal, so `snapshot`/`restore` are
   exact and cheap.
 
@@ -23,6 +25,7 @@ Run by hand: `PYTHONHASHSEED=0 python3 textcraft_env.py`, then type
 """
 import json
 import os
+import re
 import sys
 
 if os.environ.get("PYTHONHASHSEED") != "0":
@@ -78,6 +81,14 @@ def item_id(name):
     return "minecraft:" + name.replace(" ", "_")
 
 
+def normalise(command):
+    """The package matches lowercase commands only and names items without their `minecraft:`
+    prefix (which its own replies print): `Craft 4 minecraft:oak_planks using 1 oak logs.` is
+    read as `craft 4 oak planks using 1 oak logs`."""
+    command = command.strip().rstrip(".").strip().lower()
+    return re.sub(r"minecraft:([a-z0-9_]+)", lambda m: m.group(1).replace("_", " "), command)
+
+
 def seed_for(env, goal):
     """The seed whose `reset` picks `goal` (reset indexes goals sorted by depth)."""
     ranked = sorted(env.crafting_tree.item_recipes_min_depth(2), key=lambda x: -x[1])
@@ -109,7 +120,7 @@ class Episode:
     def step(self, command):
         if self.done:
             raise RuntimeError("the episode is over; reset first")
-        observation, reward, terminated, truncated, _ = self.env.step(command.strip())
+        observation, reward, terminated, truncated, _ = self.env.step(normalise(command))
         self.steps += 1
         self.done = bool(terminated or truncated)
         if not self.done and self.steps >= self.max_steps:
