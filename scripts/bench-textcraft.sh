@@ -12,6 +12,8 @@
 # Budget: 123 model calls per goal for every strategy (3 x 40 actions + 3 reflections); simple
 # stops after its one episode. Every strategy's first episode is the same greedy prompt sequence,
 # answered once and then from the shared response cache.
+# SHARD=i/n runs only the goals at positions i, i+n, i+2n, ... (a spread of depths); every
+# strategy with the same SHARD works on the same goals, and `mneme report DIR...` merges shards.
 # A run that exists already is resumed (mneme resume), so the study survives being killed.
 # Afterwards: scripts/bench-compare.py OUT/simple OUT/reflexion OUT/mcts
 set -euo pipefail
@@ -39,6 +41,10 @@ for strategy in "${strategies[@]}"; do
     *) echo "unknown strategy $strategy" >&2; exit 2 ;;
   esac
   dir="$out/$strategy"
+  if [ -n "${SHARD:-}" ]; then
+    args+=(--shard "$SHARD")
+    dir="$out/$strategy-shard${SHARD/\//of}"
+  fi
   if [ -f "$dir/run.json" ]; then
     env "${env[@]}" "$bin" resume "$dir" > "$out/$strategy.json"
   else
