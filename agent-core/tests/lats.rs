@@ -1,15 +1,16 @@
 //! `lats` and `best_of_n` on code with a scripted model and a real sandbox: the search's control
 //! flow, its budget, duplicates, the submission rule, and a tree that survives a crash.
 
+mod common;
+
 use agent_core::agent::{
     grade, Agent, AgentConfig, AgentError, Event, MemoryEvents, Prompts, Solved,
 };
-use agent_core::llm::{LlmError, ScriptedModel, ScriptedTurn, Usage};
-use agent_core::strategy::lats::tree::Tree;
+use agent_core::llm::{LlmError, ScriptedModel, ScriptedTurn};
+use common::{answers, scripted, tree_of};
 use environments::code::HiddenTestGrader;
 use environments::suites::parse_jsonl;
 use environments::{CodingEnv, Task, TaskSuite};
-use std::path::Path;
 use std::sync::Arc;
 use tools::sandbox::{Sandbox, SandboxConfig};
 
@@ -53,28 +54,6 @@ async fn solve(model: Arc<ScriptedModel>, strategy: &str, calls: u32) -> Solved 
         )
         .await
         .unwrap()
-}
-
-fn scripted(turns: Vec<ScriptedTurn>) -> Arc<ScriptedModel> {
-    let usage = Usage {
-        prompt_tokens: 10,
-        completion_tokens: 5,
-    };
-    Arc::new(ScriptedModel::new("scripted", turns, usage))
-}
-
-fn answers(texts: &[&str]) -> Vec<ScriptedTurn> {
-    texts
-        .iter()
-        .map(|t| ScriptedTurn::Answer(t.to_string()))
-        .collect()
-}
-
-fn tree_of(checkpoint: &Path) -> Tree {
-    let file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(checkpoint).unwrap()).unwrap();
-    let bytes = serde_json::to_vec(&file["strategy"]["tree"]).unwrap();
-    Tree::from_json(&bytes, "test").unwrap()
 }
 
 #[tokio::test]

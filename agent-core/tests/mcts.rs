@@ -2,10 +2,13 @@
 //! reflections on failed branches, states by snapshot/restore or by checked replay, and a tree
 //! that survives a crash.
 
+mod common;
+
 use agent_core::agent::{grade, Agent, AgentConfig, AgentError, MemoryEvents, Prompts, Solved};
-use agent_core::llm::{LlmError, ScriptedModel, ScriptedTurn, Usage};
+use agent_core::llm::{LlmError, ScriptedModel, ScriptedTurn};
 use agent_core::strategy::lats::tree::Tree;
 use async_trait::async_trait;
+use common::{answers, scripted, tree_of};
 use environments::{
     Action, EnvError, Environment, Grade, Grader, Observation, Snapshot, Step, Task, TaskKind,
 };
@@ -160,21 +163,6 @@ const LESSON: &str = "Dancing does nothing; take the key first.";
 /// action ends the episode); reflect; expand "take key": greedy "open door" reaches the goal.
 const SCRIPT: [&str; 6] = ["dance", "take key", "dance", "dance", LESSON, "open door"];
 
-fn scripted(turns: Vec<ScriptedTurn>) -> Arc<ScriptedModel> {
-    let usage = Usage {
-        prompt_tokens: 10,
-        completion_tokens: 5,
-    };
-    Arc::new(ScriptedModel::new("scripted", turns, usage))
-}
-
-fn answers(texts: &[&str]) -> Vec<ScriptedTurn> {
-    texts
-        .iter()
-        .map(|t| ScriptedTurn::Answer(t.to_string()))
-        .collect()
-}
-
 async fn solve(model: Arc<ScriptedModel>, env: &mut Keys, checkpoint: Option<&Path>) -> Solved {
     agent(model)
         .solve(
@@ -185,13 +173,6 @@ async fn solve(model: Arc<ScriptedModel>, env: &mut Keys, checkpoint: Option<&Pa
         )
         .await
         .unwrap()
-}
-
-fn tree_of(checkpoint: &Path) -> Tree {
-    let file: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(checkpoint).unwrap()).unwrap();
-    let bytes = serde_json::to_vec(&file["strategy"]["tree"]).unwrap();
-    Tree::from_json(&bytes, "test").unwrap()
 }
 
 fn actions(tree: &Tree) -> Vec<String> {

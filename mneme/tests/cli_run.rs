@@ -517,6 +517,49 @@ fn mid_tree(dir: &Path) -> bool {
     })
 }
 
+/// Starts `mneme ARGS --run-dir killed`, kills it with SIGKILL once a task is mid-tree, checks
+/// that fewer than `tasks` results were written, resumes it, and checks that every task finished
+/// once. The run directory.
+fn killed_mid_tree_then_resumed(env: &Env, args: &[&str], tasks: usize) -> PathBuf {
+    let mut child = env
+        .command(&[args, &["--run-dir", "killed"]].concat())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let dir = env.path("killed");
+    wait_for(|| mid_tree(&dir), &mut child, Duration::from_secs(900));
+    child.kill().unwrap();
+    child.wait().unwrap();
+    assert!(
+        lines_count(&dir.join("results.jsonl")) < tasks,
+        "killed mid-run"
+    );
+    let out = env.run(&["resume", dir.to_str().unwrap()]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(
+        lines(&dir.join("results.jsonl")).len(),
+        tasks,
+        "every task once"
+    );
+    dir
+}
+
+/// `mneme ARGS --run-dir whole`, which must succeed. The run directory.
+fn uninterrupted(env: &Env, args: &[&str]) -> PathBuf {
+    let out = env.run(&[args, &["--run-dir", "whole"]].concat());
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    env.path("whole")
+}
+
 #[test]
 fn lats_killed_mid_tree_with_sigkill_resumes_with_the_same_tree() {
     let env = Env::new();
@@ -534,42 +577,10 @@ fn lats_killed_mid_tree_with_sigkill_resumes_with_the_same_tree() {
         "--model",
         "smollm2-135m",
     ];
-    let mut child = env
-        .command(&[&args[..], &["--run-dir", "killed"]].concat())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let dir = env.path("killed");
-    wait_for(|| mid_tree(&dir), &mut child, Duration::from_secs(900));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        lines_count(&dir.join("results.jsonl")) < 3,
-        "killed mid-run"
-    );
-
-    let out = env.run(&["resume", dir.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        lines(&dir.join("results.jsonl")).len(),
-        3,
-        "every task once"
-    );
-
+    let dir = killed_mid_tree_then_resumed(&env, &args, 3);
     // The same run uninterrupted (answers, seeded samples included, from the response cache)
     // grows the same trees and reports the same outcome.
-    let out = env.run(&[&args[..], &["--run-dir", "whole"]].concat());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let whole = env.path("whole");
+    let whole = uninterrupted(&env, &args);
     let shape = |d: &Path| -> Vec<(String, Vec<serde_json::Value>)> {
         trees(d)
             .into_iter()
@@ -775,40 +786,8 @@ fn textcraft_mcts_killed_with_sigkill_resumes_with_the_same_tree() {
         "--model",
         "smollm2-135m",
     ];
-    let mut child = env
-        .command(&[&args[..], &["--run-dir", "killed"]].concat())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let dir = env.path("killed");
-    wait_for(|| mid_tree(&dir), &mut child, Duration::from_secs(900));
-    child.kill().unwrap();
-    child.wait().unwrap();
-    assert!(
-        lines_count(&dir.join("results.jsonl")) < 2,
-        "killed mid-run"
-    );
-
-    let out = env.run(&["resume", dir.to_str().unwrap()]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    assert_eq!(
-        lines(&dir.join("results.jsonl")).len(),
-        2,
-        "every goal once"
-    );
-
-    let out = env.run(&[&args[..], &["--run-dir", "whole"]].concat());
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let whole = env.path("whole");
+    let dir = killed_mid_tree_then_resumed(&env, &args, 2);
+    let whole = uninterrupted(&env, &args);
     assert_eq!(trees(&dir), trees(&whole), "the same trees");
     assert_eq!(outcome(&summary(&dir)), outcome(&summary(&whole)));
     for r in lines(&dir.join("results.jsonl")) {

@@ -75,12 +75,7 @@ impl Strategy for Lats {
 /// The tree from the checkpoint, or a new one rooted at the greedy attempt.
 async fn start(work: &mut Work<'_>) -> Result<Option<Search>, AgentError> {
     if let Some(saved) = work.resume::<SearchState>()? {
-        let what = format!("the tree of task {}", work.task().id);
-        let bytes = serde_json::to_vec(&saved.tree).expect("JSON values serialize");
-        let tree = Tree::from_json(&bytes, &what).map_err(|e| AgentError::Checkpoint {
-            path: what.into(),
-            problem: e.to_string(),
-        })?;
+        let tree = tree_from_saved(work, &saved.tree)?;
         return Ok(Some(Search {
             tree,
             expanding: saved.expanding,
@@ -237,10 +232,20 @@ async fn self_evaluate(work: &mut Work<'_>, attempt: &Attempt) -> Result<(f64, b
     let messages = vec![Message::user(
         work.prompts().render("self_evaluate", context)?,
     )];
+    ask_score(work, messages, attempt.label).await
+}
+
+/// Asks `messages` for a score from 0 to 10 (greedy, a few tokens); a reply without a number
+/// there is a neutral 0.5, flagged.
+pub(crate) async fn ask_score(
+    work: &mut Work<'_>,
+    messages: Vec<Message>,
+    label: u32,
+) -> Result<(f64, bool), AgentError> {
     let reply = work
         .ask(Ask {
             purpose: "evaluate",
-            label: attempt.label,
+            label,
             messages,
             temperature: 0.0,
             max_tokens: 8,
@@ -325,10 +330,27 @@ fn submission(tree: &Tree) -> Option<usize> {
     tree.node(node).candidate
 }
 
+/// The tree as the JSON value a checkpoint holds.
+pub(crate) fn tree_to_saved(tree: &Tree) -> serde_json::Value {
+    serde_json::from_slice(&tree.to_json()).expect("the tree's own JSON")
+}
+
+/// The tree a checkpoint holds; an error names the task.
+pub(crate) fn tree_from_saved(
+    work: &Work<'_>,
+    saved: &serde_json::Value,
+) -> Result<Tree, AgentError> {
+    let what = format!("the tree of task {}", work.task().id);
+    let bytes = serde_json::to_vec(saved).expect("JSON values serialize");
+    Tree::from_json(&bytes, &what).map_err(|e| AgentError::Checkpoint {
+        path: what.into(),
+        problem: e.to_string(),
+    })
+}
+
 fn save(work: &Work<'_>, search: &Search) -> Result<(), AgentError> {
-    let tree = serde_json::from_slice(&search.tree.to_json()).expect("the tree's own JSON");
     work.save(&SearchState {
-        tree,
+        tree: tree_to_saved(&search.tree),
         expanding: search.expanding,
         traces: search.traces.clone(),
     })

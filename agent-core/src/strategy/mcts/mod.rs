@@ -24,12 +24,12 @@
 pub mod states;
 
 use super::best_of_n::sample_seed;
-use super::lats::parse_score;
 use super::lats::tree::{Node, Tree, UctParams};
+use super::lats::{ask_score, tree_from_saved, tree_to_saved};
 use super::Strategy;
 use crate::agent::actor::played;
 use crate::agent::episode::{next_action, Sampling, Transcript, Turn};
-use crate::agent::{AgentError, Ask, Event, Work};
+use crate::agent::{AgentError, Event, Work};
 use crate::llm::Message;
 use async_trait::async_trait;
 use environments::{EnvError, TaskKind};
@@ -102,12 +102,7 @@ impl Strategy for Mcts {
 /// The tree from the checkpoint, or a new one rooted at the start state.
 async fn start(work: &mut Work<'_>) -> Result<Search, AgentError> {
     if let Some(saved) = work.resume::<Saved>()? {
-        let what = format!("the tree of task {}", work.task().id);
-        let bytes = serde_json::to_vec(&saved.tree).expect("JSON values serialize");
-        let tree = Tree::from_json(&bytes, &what).map_err(|e| AgentError::Checkpoint {
-            path: what.into(),
-            problem: e.to_string(),
-        })?;
+        let tree = tree_from_saved(work, &saved.tree)?;
         let (states, _) = States::start(work, Some(&tree)).await?;
         return Ok(Search {
             tree,
@@ -361,20 +356,7 @@ async fn estimate(
     let messages = vec![Message::user(
         work.prompts().render("state_value", context)?,
     )];
-    let reply = work
-        .ask(Ask {
-            purpose: "evaluate",
-            label: node as u32 + 1,
-            messages,
-            temperature: 0.0,
-            max_tokens: 8,
-            seed: None,
-        })
-        .await?;
-    Ok(match parse_score(&reply) {
-        Some(score) => (score, false),
-        None => (0.5, true),
-    })
+    ask_score(work, messages, node as u32 + 1).await
 }
 
 /// Plays on from `at` with greedy actions until the episode ends, the budget or the tree is
@@ -488,9 +470,8 @@ fn submission(tree: &Tree) -> Option<usize> {
 }
 
 fn save(work: &Work<'_>, search: &Search) -> Result<(), AgentError> {
-    let tree = serde_json::from_slice(&search.tree.to_json()).expect("the tree's own JSON");
     work.save(&Saved {
-        tree,
+        tree: tree_to_saved(&search.tree),
         phase: search.phase,
         proposed: search.proposed.clone(),
         replaying: search.states.replaying().map(str::to_string),
