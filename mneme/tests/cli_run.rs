@@ -489,12 +489,14 @@ fn shards_of_a_run_merge_into_the_single_process_result() {
     assert_eq!(outcome(&summary(&env.path("merged"))), outcome(&whole));
 }
 
-/// The search trees in a run directory, by file name: each tree's nodes.
+/// The search trees in a run directory, by file name: each tree's nodes (a run may be writing).
 fn trees(dir: &Path) -> std::collections::BTreeMap<String, serde_json::Value> {
     std::fs::read_dir(dir.join("tasks"))
         .map(|entries| {
             entries
                 .map(|e| e.unwrap().path())
+                // Not the temporary files of a checkpoint being written (`.ID.json.XXXX.partial`).
+                .filter(|p| p.extension().is_some_and(|x| x == "json"))
                 .map(|p| {
                     let file: serde_json::Value =
                         serde_json::from_slice(&std::fs::read(&p).unwrap()).unwrap();
