@@ -6,11 +6,13 @@ named best_of_n is the second baseline when present).
 
 For each run: tasks, pass@1, tasks where any candidate would have passed (generation) against
 tasks whose submission passed (selection), mean model calls and tokens per task, wall time; then
-pass@1 and mean tokens at each call budget k (a run stopped after k calls); then the paired
+pass@1 and mean tokens at each call budget k (a run stopped after k calls; BENCH_KS=5,10,20 picks
+the budgets shown); then the paired
 comparison with exact McNemar tests (two-sided binomial on the discordant tasks).
 """
 import json
 import math
+import os
 import sys
 from pathlib import Path
 
@@ -55,6 +57,18 @@ def tokens_at(r, k):
     return v[k] if k < len(v) else v[-1]
 
 
+def columns(budget):
+    """The call budgets shown (0-based): every one up to 16, else eight evenly spaced and the
+    last; BENCH_KS=41,82,123 picks them."""
+    chosen = os.environ.get("BENCH_KS")
+    if chosen:
+        return [int(k) - 1 for k in chosen.split(",") if 0 < int(k) <= budget]
+    if budget <= 16:
+        return list(range(budget))
+    step = max(1, budget // 8)
+    return sorted(set(list(range(step - 1, budget, step)) + [budget - 1]))
+
+
 def main(dirs):
     runs = [load(d) for d in dirs]
     shared = set.intersection(*(set(r) for _, r, _ in runs))
@@ -71,13 +85,14 @@ def main(dirs):
         print(f"| {name} | {passed / n:.3f} ({passed}) | {anyp} | {calls:.2f} | {tokens:.0f} | "
               f"{summary['wall_ms'] / 60000:.1f} |")
     budget = max(len(r.get("passed_by_call") or [1]) for _, res, _ in runs for r in res.values())
+    ks = columns(budget)
     print("\npass@1 (mean tokens per task) at a budget of k calls:\n")
-    print("| run | " + " | ".join(f"k={k + 1}" for k in range(budget)) + " |")
-    print("|---|" + "---|" * budget)
+    print("| run | " + " | ".join(f"k={k + 1}" for k in ks) + " |")
+    print("|---|" + "---|" * len(ks))
     for name, res, _ in runs:
         rs = [res[t] for t in shared]
         cells = []
-        for k in range(budget):
+        for k in ks:
             p = sum(at_call(r, k) for r in rs) / n
             tok = sum(tokens_at(r, k) for r in rs) / n
             cells.append(f"{p:.3f} ({tok:.0f})")
