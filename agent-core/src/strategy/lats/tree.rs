@@ -1070,20 +1070,27 @@ impl Tree {
     /// order, e.g. `#3 depth 2  reward 0.67 (2/3)  value 0.58 over 2 visits
     /// [dup of #1] [submitted] [passed]`, with the first line of its
     /// reflection (if any) indented below it.
+    ///
+    /// In a tree of states (`mcts`), an only child keeps its parent's indentation (below the
+    /// root), so an episode's long chain of states reads as one column and only branches step
+    /// right.
     pub fn render_text(&self, submitted: Option<usize>) -> String {
         let mut out = String::new();
-        let mut stack = vec![Self::ROOT];
-        while let Some(id) = stack.pop() {
-            out.push_str(&self.text_lines(id, submitted == Some(id)));
-            stack.extend(self.children(id).into_iter().rev());
+        let mut stack = vec![(Self::ROOT, 0)];
+        while let Some((id, level)) = stack.pop() {
+            out.push_str(&self.text_lines(id, level, submitted == Some(id)));
+            let children = self.children(id);
+            let chain = children.len() == 1 && id != Self::ROOT && self.node(id).state;
+            let step = usize::from(!chain);
+            stack.extend(children.into_iter().rev().map(|c| (c, level + step)));
         }
         out
     }
 
-    /// The outline lines of one node.
-    fn text_lines(&self, id: usize, submitted: bool) -> String {
+    /// The outline lines of one node, indented `level` steps.
+    fn text_lines(&self, id: usize, level: usize, submitted: bool) -> String {
         let node = self.node(id);
-        let indent = "  ".repeat(node.depth as usize);
+        let indent = "  ".repeat(level);
         let visits = if node.visits == 1 { "visit" } else { "visits" };
         let mut text = format!(
             "{indent}#{id} depth {}  {}  value {:.2} over {} {visits}",
@@ -1578,5 +1585,39 @@ mod tests {
         );
         assert_eq!(lines[6], "  #5 depth 1  no code  value 0.00 over 0 visits");
         assert_eq!(lines.len(), 7);
+    }
+
+    #[test]
+    fn state_trees_keep_chains_in_one_column() {
+        let state = |action: &str, ended: Option<bool>| Node::state(action, "obs", 0.0, ended, 1);
+        let mut tree = Tree::new(state("", None));
+        let a = tree.add_child(0, state("a", None)).unwrap();
+        let b = tree.add_child(a, state("b", None)).unwrap();
+        let d = tree.add_child(b, state("d", None)).unwrap();
+        tree.add_child(d, state("e", Some(false))).unwrap();
+        tree.add_child(a, state("c", None)).unwrap();
+        let text = tree.render_text(None);
+        let lines: Vec<&str> = text.lines().collect();
+        assert!(lines[0].starts_with("#0 depth 0  reward 0.00"), "{text}");
+        assert!(
+            lines[1].starts_with("  #1 depth 1") && lines[1].ends_with("> a"),
+            "{text}"
+        );
+        assert!(
+            lines[2].starts_with("    #2 depth 2") && lines[2].ends_with("> b"),
+            "{text}"
+        );
+        assert!(
+            lines[3].starts_with("    #3 depth 3") && lines[3].ends_with("> d"),
+            "{text}"
+        );
+        assert!(
+            lines[4].starts_with("    #4 depth 4  episode over, reward 0.00"),
+            "{text}"
+        );
+        assert!(
+            lines[5].starts_with("    #5 depth 2") && lines[5].ends_with("> c"),
+            "{text}"
+        );
     }
 }
