@@ -27,6 +27,8 @@ pub struct Builtin {
     pub tasks: (&'static str, &'static str),
     /// Actions per episode (the environment's own cap).
     pub max_steps: u32,
+    /// Fields every task of this environment must have, as non-empty strings.
+    pub task_fields: &'static [&'static str],
 }
 
 /// TextCraft (ADaPT's Minecraft crafting world): 50 goals of recipe depth 2–4.
@@ -44,6 +46,7 @@ pub const TEXTCRAFT: Builtin = Builtin {
         include_str!("../../environments/textcraft/goals.jsonl"),
     ),
     max_steps: 40,
+    task_fields: &["goal"],
 };
 
 /// Every environment mneme ships.
@@ -168,6 +171,35 @@ fn probe(installed: &Installed, env: &Builtin) -> anyhow::Result<()> {
         first_reply.get("observation").is_some(),
         "the adapter answered reset with {first_reply}"
     );
+    Ok(())
+}
+
+/// Checks that every task in `path` has the fields `env` needs (one JSON object a line), naming
+/// the first line that does not, before anything runs.
+pub fn check_tasks(env: &Builtin, path: &Path) -> anyhow::Result<()> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim().is_empty() {
+            continue;
+        }
+        let task: serde_json::Value = serde_json::from_str(line)
+            .with_context(|| format!("{}:{}: not a JSON object", path.display(), i + 1))?;
+        for field in env.task_fields {
+            let present = task
+                .get(field)
+                .and_then(|v| v.as_str())
+                .is_some_and(|v| !v.trim().is_empty());
+            anyhow::ensure!(
+                present,
+                "{}:{}: a {} task needs `{field}` (e.g. {})",
+                path.display(),
+                i + 1,
+                env.name,
+                env.tasks.1.lines().next().unwrap_or_default()
+            );
+        }
+    }
     Ok(())
 }
 

@@ -201,6 +201,7 @@ fn shipped_environment(
         Some(file) => file.clone(),
         None => installed.tasks.clone(),
     };
+    crate::envs::check_tasks(env, &tasks)?;
     Ok(Some((tasks, installed.command())))
 }
 
@@ -308,10 +309,7 @@ fn environments_for(spec: &RunSpec, sandbox: Arc<tools::Sandbox>) -> (EnvFactory
         });
         return (envs, grader);
     };
-    let name = Path::new(&command[0])
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or("env");
+    let name = env_name(command);
     let protocol = ProtocolConfig::new(name, command.clone());
     let success = spec.agent.episode.success_reward;
     let grader = Arc::new(environments::protocol::ReplayGrader::new(
@@ -322,6 +320,20 @@ fn environments_for(spec: &RunSpec, sandbox: Arc<tools::Sandbox>) -> (EnvFactory
         Ok(Box::new(environments::ProtocolEnv::spawn(protocol.clone())?) as Box<dyn Environment>)
     });
     (envs, grader)
+}
+
+/// A name for an environment's messages: its script's stem (`python3 my_env.py` → `my_env`),
+/// else its program's file name.
+fn env_name(command: &[String]) -> &str {
+    let script = command.iter().skip(1).find(|w| w.ends_with(".py"));
+    let word = script.unwrap_or(&command[0]);
+    let path = Path::new(word);
+    let name = if script.is_some() {
+        path.file_stem()
+    } else {
+        path.file_name()
+    };
+    name.and_then(|n| n.to_str()).unwrap_or("env")
 }
 
 async fn execute_run(dir: &RunDir, spec: &RunSpec, config: &Config) -> anyhow::Result<()> {

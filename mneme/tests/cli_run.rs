@@ -817,6 +817,32 @@ fn textcraft_mcts_killed_with_sigkill_resumes_with_the_same_tree() {
 }
 
 #[test]
+fn a_goals_file_without_goals_is_refused_naming_the_line() {
+    let env = Env::new();
+    let goals = env.path("goals.jsonl");
+    std::fs::write(
+        &goals,
+        "{\"id\": \"a\", \"prompt\": \"Craft 1 stick.\", \"goal\": \"stick\"}\n{\"id\": \"b\", \"prompt\": \"Craft a boat.\"}\n",
+    )
+    .unwrap();
+    let out = env.run(&[
+        "run",
+        "textcraft",
+        "--goals",
+        goals.to_str().unwrap(),
+        "--run-dir",
+        "no",
+    ]);
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("goals.jsonl:2: a textcraft task needs `goal`"),
+        "{stderr}"
+    );
+    assert!(!env.path("no").exists());
+}
+
+#[test]
 fn mcts_on_a_coding_suite_is_refused_before_anything_is_written() {
     let env = Env::new();
     let out = env.run(&["run", "humaneval", "--strategy", "mcts", "--run-dir", "no"]);
