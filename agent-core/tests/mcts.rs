@@ -28,12 +28,19 @@ struct Keys {
     drifts: bool,
     resets: u32,
     restores: u32,
+    /// No three-action limit: an episode ends only at the door.
+    unlimited: bool,
     /// The process "dies" at this many steps in all.
     crash_at: Option<u32>,
     stepped: u32,
 }
 
 impl Keys {
+    /// Three actions were taken (and the limit holds).
+    fn over(&self) -> bool {
+        !self.unlimited && self.steps >= 3
+    }
+
     fn with_snapshots() -> Self {
         Keys {
             snapshots: true,
@@ -51,6 +58,12 @@ impl Environment for Keys {
     }
 
     async fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
+        if self.over() {
+            return Err(EnvError::Reported {
+                env: "keys".into(),
+                message: "the episode is over; reset first".into(),
+            });
+        }
         self.stepped += 1;
         if Some(self.stepped) == self.crash_at {
             return Err(EnvError::Crashed {
@@ -78,7 +91,7 @@ impl Environment for Keys {
                 return Ok(Step {
                     observation: Observation::text(text),
                     reward: 0.0,
-                    done: self.steps >= 3,
+                    done: self.over(),
                     info: serde_json::Value::Null,
                 });
             }
@@ -87,7 +100,7 @@ impl Environment for Keys {
         Ok(Step {
             observation: Observation::text(text),
             reward,
-            done: reward > 0.0 || self.steps >= 3,
+            done: reward > 0.0 || self.over(),
             info: serde_json::Value::Null,
         })
     }
@@ -497,17 +510,11 @@ async fn an_action_repeated_too_often_is_asked_again_with_a_seeded_sample() {
     config.episode.max_repeats = 2;
     let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "loop-test").unwrap();
     let mut keys = Keys {
-        stepped: 0,
+        unlimited: true,
         ..Keys::default()
     };
-    // Keys ends an episode after three actions: allow more for this test.
     let solved = agent
-        .solve(
-            &task(),
-            &mut Loose(&mut keys),
-            &MemoryEvents::default(),
-            None,
-        )
+        .solve(&task(), &mut keys, &MemoryEvents::default(), None)
         .await
         .unwrap();
     assert_eq!(model.calls(), 5);
@@ -528,20 +535,39 @@ async fn an_action_repeated_too_often_is_asked_again_with_a_seeded_sample() {
     assert!(solved.candidates[0].passed);
 }
 
-/// `Keys` without its three-action limit.
-struct Loose<'a>(&'a mut Keys);
-
-#[async_trait]
-impl Environment for Loose<'_> {
-    async fn reset(&mut self, task: &Task) -> Result<Observation, EnvError> {
-        self.0.reset(task).await
-    }
-    async fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
-        let mut step = self.0.step(action).await?;
-        step.done = step.reward > 0.0;
-        Ok(step)
-    }
-    fn name(&self) -> &str {
-        "loose-keys"
-    }
+#[tokio::test]
+async fn a_sibling_of_an_episode_end_is_stepped_from_its_parent_state() {
+    // No rollouts: root → "dance" (#1), "wave" (#2); #1 → "dance" (#3), "wave" (#4);
+    // #3 → "dance" (#5, the third action: the episode ends) and "take key" (#6), which must be
+    // stepped from #3's state, not from #5's, where the episode is over.
+    let script = [
+        "dance", "wave", "dance", "wave", "dance", "take key", LESSON, LESSON,
+    ];
+    let model = scripted(answers(&script));
+    let mut config = AgentConfig {
+        strategy: "mcts".into(),
+        ..AgentConfig::default()
+    };
+    config.budget.calls = 8;
+    config.mcts.children = 2;
+    config.mcts.rollout = false;
+    config.episode.max_steps = 3;
+    config.episode.max_repeats = 0;
+    let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "mcts-test").unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("keys.json");
+    let solved = agent
+        .solve(
+            &task(),
+            &mut Keys::with_snapshots(),
+            &MemoryEvents::default(),
+            Some(checkpoint.clone()),
+        )
+        .await
+        .unwrap();
+    assert!(solved.error.is_none(), "{solved:?}");
+    let tree = tree_of(&checkpoint);
+    assert_eq!(tree.path_to(6), [0, 1, 3, 6]);
+    assert!(tree.node(5).terminal && tree.node(6).terminal);
+    assert_eq!(tree.node(6).feedback, "You hold the key.");
 }

@@ -278,34 +278,29 @@ async fn step_to_new(
     let settings = &work.config().episode;
     let max_depth = work.config().mcts.max_depth.unwrap_or(settings.max_steps);
     let success_reward = settings.success_reward;
-    let node = match work.env().step(&environments::Action::act(action)).await {
+    let (node, reached) = match work.env().step(&environments::Action::act(action)).await {
         Ok(step) => {
             let total = before + step.reward;
             let ended = (step.done || depth >= max_depth).then_some(total >= success_reward);
-            Node::state(action, step.observation.text, total, ended, work.calls())
+            let node = Node::state(action, step.observation.text, total, ended, work.calls());
+            (node, true)
         }
         Err(e @ EnvError::Reported { .. }) => {
-            search.states.lost();
             let text = format!("The environment rejected the action: {e}");
-            Node::state(action, text, before, Some(false), work.calls())
+            let node = Node::state(action, text, before, Some(false), work.calls());
+            (node, false)
         }
         Err(e) => return Err(e.into()),
     };
-    let known = !node.terminal || node.passed;
+    let terminal = node.terminal;
     let id = search
         .tree
         .add_child(parent, node)
         .expect("the parent is in the tree");
-    if known && search.states.replaying().is_none() || !search.tree.node(id).terminal {
-        if search
-            .tree
-            .node(id)
-            .feedback
-            .starts_with("The environment rejected")
-        {
-            return Ok(id);
-        }
-        search.states.arrived(work, id).await?;
+    match (reached, terminal) {
+        (false, _) => search.states.lost(),
+        (true, true) => search.states.passed_through(id),
+        (true, false) => search.states.arrived(work, id).await?,
     }
     Ok(id)
 }

@@ -49,6 +49,12 @@ impl States {
         self.at = None;
     }
 
+    /// The environment has just stepped into `node`'s state, where the episode ended: it is
+    /// never returned to, so nothing is saved, but the environment is no longer where it was.
+    pub fn passed_through(&mut self, node: usize) {
+        self.at = Some(node);
+    }
+
     /// The environment has just stepped into `node`'s state: save it where snapshots work.
     pub async fn arrived(&mut self, work: &mut Work<'_>, node: usize) -> Result<(), AgentError> {
         self.at = Some(node);
