@@ -1,4 +1,4 @@
-//! Acting in an episode, one model call per action: what the model is shown ([`Situation`]),
+//! Acting in an episode, one model call per action: what the model is shown (a [`Transcript`]),
 //! the call, and the action read out of its reply. [`super::actor::EpisodeActor`] plays whole
 //! episodes with it; `mcts` asks it for the candidate actions of a state.
 

@@ -145,7 +145,11 @@ async fn add_children(
 ) -> Result<(), AgentError> {
     let lats = work.config().lats.clone();
     let parent_attempt = attempt_of(search, parent);
-    let reflections = path_reflections(&search.tree, parent, work.config().reflections_kept);
+    // The reflections on the path from the root to `parent`, oldest first.
+    let kept = work.config().reflections_kept;
+    let reflections = search
+        .tree
+        .last_reflections(search.tree.path_to(parent), kept);
     while search.tree.children(parent).len() < lats.children as usize {
         let label = search.tree.len() as u32 + 1;
         let guidance = Guidance {
@@ -311,17 +315,6 @@ fn keep_trace(search: &mut Search, id: usize, attempt: &Attempt) {
     if !attempt.trace.is_null() {
         search.traces.insert(id, attempt.trace.clone());
     }
-}
-
-/// The reflections on the path from the root to `node`, the last `kept` of them, oldest first.
-fn path_reflections(tree: &Tree, node: usize, kept: usize) -> Vec<String> {
-    let all: Vec<String> = tree
-        .path_to(node)
-        .into_iter()
-        .filter_map(|id| tree.node(id).reflection.clone())
-        .filter(|r| !r.is_empty())
-        .collect();
-    all[all.len().saturating_sub(kept)..].to_vec()
 }
 
 /// The candidate to submit: the first node that passed, else the best by internal score.

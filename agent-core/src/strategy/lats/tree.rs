@@ -470,6 +470,21 @@ impl Tree {
         node.reflection = reflection;
     }
 
+    /// The non-empty reflections stored on the nodes `ids` (in that order), the last `kept`
+    /// of them.
+    pub fn last_reflections(
+        &self,
+        ids: impl IntoIterator<Item = usize>,
+        kept: usize,
+    ) -> Vec<String> {
+        let all: Vec<String> = ids
+            .into_iter()
+            .filter_map(|id| self.node(id).reflection.clone())
+            .filter(|r| !r.is_empty())
+            .collect();
+        all[all.len().saturating_sub(kept)..].to_vec()
+    }
+
     /// The lowest id whose attempt passed every internal test.
     pub fn first_passing(&self) -> Option<usize> {
         self.ids().find(|&id| self.node(id).passed)

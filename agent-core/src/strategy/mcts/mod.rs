@@ -439,13 +439,7 @@ fn transcript_to(tree: &Tree, node: usize) -> Transcript {
 
 /// The reflections written so far on failed episodes, the last `reflections_kept`, oldest first.
 fn lessons(work: &Work<'_>, tree: &Tree) -> Vec<String> {
-    let all: Vec<String> = tree
-        .ids()
-        .filter_map(|id| tree.node(id).reflection.clone())
-        .filter(|r| !r.is_empty())
-        .collect();
-    let kept = work.config().reflections_kept;
-    all[all.len().saturating_sub(kept)..].to_vec()
+    tree.last_reflections(tree.ids(), work.config().reflections_kept)
 }
 
 /// The candidate to submit: the first episode that reached the goal, else the finished episode
