@@ -160,6 +160,12 @@ fn task() -> Task {
 }
 
 fn agent(model: Arc<ScriptedModel>) -> Agent {
+    agent_with(model, |_| {})
+}
+
+/// The tests' `mcts` agent (12 calls, 2 children, episodes of 3 actions, no re-asks) with
+/// `change` applied to its settings.
+fn agent_with(model: Arc<ScriptedModel>, change: impl FnOnce(&mut AgentConfig)) -> Agent {
     let mut config = AgentConfig {
         strategy: "mcts".into(),
         ..AgentConfig::default()
@@ -168,6 +174,7 @@ fn agent(model: Arc<ScriptedModel>) -> Agent {
     config.mcts.children = 2;
     config.episode.max_steps = 3;
     config.episode.max_repeats = 0; // the scripted rollouts repeat on purpose
+    change(&mut config);
     Agent::new(model, Prompts::builtin(), None, config, "mcts-test").unwrap()
 }
 
@@ -177,7 +184,11 @@ const LESSON: &str = "Dancing does nothing; take the key first.";
 const SCRIPT: [&str; 6] = ["dance", "take key", "dance", "dance", LESSON, "open door"];
 
 async fn solve(model: Arc<ScriptedModel>, env: &mut Keys, checkpoint: Option<&Path>) -> Solved {
-    agent(model)
+    solve_by(&agent(model), env, checkpoint).await
+}
+
+async fn solve_by(agent: &Agent, env: &mut Keys, checkpoint: Option<&Path>) -> Solved {
+    agent
         .solve(
             &task(),
             env,
@@ -455,27 +466,10 @@ async fn with_lambda_new_states_are_estimated_and_the_most_promising_is_rolled_o
         "open door",
     ];
     let model = scripted(answers(&script));
-    let mut config = AgentConfig {
-        strategy: "mcts".into(),
-        ..AgentConfig::default()
-    };
-    config.budget.calls = 12;
-    config.mcts.children = 2;
-    config.mcts.value_weight = 0.5;
-    config.episode.max_steps = 3;
-    config.episode.max_repeats = 0;
-    let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "mcts-test").unwrap();
+    let agent = agent_with(model.clone(), |c| c.mcts.value_weight = 0.5);
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("keys.json");
-    agent
-        .solve(
-            &task(),
-            &mut Keys::with_snapshots(),
-            &MemoryEvents::default(),
-            Some(checkpoint.clone()),
-        )
-        .await
-        .unwrap();
+    solve_by(&agent, &mut Keys::with_snapshots(), Some(&checkpoint)).await;
     assert_eq!(model.calls(), 8);
     let tree = tree_of(&checkpoint);
     assert_eq!(
@@ -502,21 +496,16 @@ async fn with_lambda_new_states_are_estimated_and_the_most_promising_is_rolled_o
 async fn an_action_repeated_too_often_is_asked_again_with_a_seeded_sample() {
     let script = ["dance", "dance", "dance", "take key", "open door"];
     let model = scripted(answers(&script));
-    let mut config = AgentConfig {
-        strategy: "simple".into(),
-        ..AgentConfig::default()
-    };
-    config.budget.calls = 12;
-    config.episode.max_repeats = 2;
-    let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "loop-test").unwrap();
+    let agent = agent_with(model.clone(), |c| {
+        c.strategy = "simple".into();
+        c.episode.max_steps = 10;
+        c.episode.max_repeats = 2;
+    });
     let mut keys = Keys {
         unlimited: true,
         ..Keys::default()
     };
-    let solved = agent
-        .solve(&task(), &mut keys, &MemoryEvents::default(), None)
-        .await
-        .unwrap();
+    let solved = solve_by(&agent, &mut keys, None).await;
     assert_eq!(model.calls(), 5);
     let requests = model.requests();
     assert_eq!(
@@ -544,27 +533,13 @@ async fn a_sibling_of_an_episode_end_is_stepped_from_its_parent_state() {
         "dance", "wave", "dance", "wave", "dance", "take key", LESSON, LESSON,
     ];
     let model = scripted(answers(&script));
-    let mut config = AgentConfig {
-        strategy: "mcts".into(),
-        ..AgentConfig::default()
-    };
-    config.budget.calls = 8;
-    config.mcts.children = 2;
-    config.mcts.rollout = false;
-    config.episode.max_steps = 3;
-    config.episode.max_repeats = 0;
-    let agent = Agent::new(model.clone(), Prompts::builtin(), None, config, "mcts-test").unwrap();
+    let agent = agent_with(model, |c| {
+        c.budget.calls = 8;
+        c.mcts.rollout = false;
+    });
     let dir = tempfile::tempdir().unwrap();
     let checkpoint = dir.path().join("keys.json");
-    let solved = agent
-        .solve(
-            &task(),
-            &mut Keys::with_snapshots(),
-            &MemoryEvents::default(),
-            Some(checkpoint.clone()),
-        )
-        .await
-        .unwrap();
+    let solved = solve_by(&agent, &mut Keys::with_snapshots(), Some(&checkpoint)).await;
     assert!(solved.error.is_none(), "{solved:?}");
     let tree = tree_of(&checkpoint);
     assert_eq!(tree.path_to(6), [0, 1, 3, 6]);

@@ -90,6 +90,8 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
     }
     agent.validate()?;
     agent_core::strategy::by_name(&agent.strategy)?;
+    // A shipped environment's runs are named after it, not after its goals file.
+    let shipped_label = shipped.as_ref().and(args.suite.clone());
     let (suite_name, env_command) = match shipped {
         Some((tasks, command)) => (tasks.display().to_string(), Some(command)),
         None => {
@@ -117,14 +119,13 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         Some(n) => suite.truncate(n),
         None => suite,
     };
-    let label = match (&args.suite, &args.tasks) {
-        (Some(name), None) if crate::envs::builtin(name).is_some() => name.clone(),
-        _ => Path::new(&suite_name)
+    let label = shipped_label.unwrap_or_else(|| {
+        Path::new(&suite_name)
             .file_stem()
             .and_then(|s| s.to_str())
             .unwrap_or("tasks")
-            .to_string(),
-    };
+            .to_string()
+    });
     let strategy = agent.strategy.clone();
     let run_id = match (&args.run_id, args.shard) {
         (Some(id), _) => id.clone(),
