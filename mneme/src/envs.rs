@@ -8,7 +8,7 @@ use anyhow::Context;
 use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
-use tools::pypi::{host_python, log_tail, run_logged};
+use tools::pypi::{host_python, imports, log_tail, run_logged};
 
 /// An environment mneme ships.
 #[derive(Debug)]
@@ -121,15 +121,6 @@ pub fn ensure(data_dir: &Path, env: &Builtin) -> anyhow::Result<Installed> {
         )
     })?;
     Ok(installed)
-}
-
-fn imports(python: &Path, module: &str) -> bool {
-    Command::new(python)
-        .args(["-c", &format!("import {module}")])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Sends a `reset` of the first task and a `close`; the first reply must hold an observation.

@@ -99,13 +99,7 @@ fn local_server_problems(config: &Config, model_id: Option<&str>) -> Vec<Problem
     let venv_missing = program_missing;
     if venv_missing {
         let python = tools::pypi::host_python();
-        let works = Command::new(&python)
-            .args(["-c", "import venv, ensurepip"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success());
-        if !works {
+        if !tools::pypi::imports(&python, "venv, ensurepip") {
             problems.push(Problem {
                 what: format!(
                     "`{python}` cannot create a virtualenv (the local model server is built into one)"

@@ -50,6 +50,16 @@ pub fn host_python() -> String {
     std::env::var("MNEME_PYTHON").unwrap_or_else(|_| "python3".to_string())
 }
 
+/// Whether `python` runs and imports `modules` (e.g. `"venv, ensurepip"`), quietly.
+pub fn imports(python: impl AsRef<std::ffi::OsStr>, modules: &str) -> bool {
+    Command::new(python)
+        .args(["-c", &format!("import {modules}")])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// The last `lines` lines of a log file (empty if unreadable).
 pub fn log_tail(path: &Path, lines: usize) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();

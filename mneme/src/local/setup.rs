@@ -6,7 +6,7 @@ use sha2::{Digest, Sha256};
 use std::fs::{self, File, OpenOptions};
 use std::io::Read;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Stdio};
+use std::process::Command;
 use tools::pypi::{copy_member, download_wheel, host_python, log_tail, run_logged};
 
 /// The llama-cpp-python release the server is built from.
@@ -69,13 +69,7 @@ impl DataDir {
 }
 
 fn venv_ready(data: &DataDir) -> bool {
-    Command::new(data.python())
-        .args(["-c", "import llama_cpp.server"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
-        .map(|s| s.success())
-        .unwrap_or(false)
+    tools::pypi::imports(data.python(), "llama_cpp.server")
 }
 
 /// Makes sure the virtualenv with llama.cpp's server exists; builds it once (~15 min on 2 cores).
