@@ -151,6 +151,8 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
             Event::Submission { passed: true, .. } => "submitted-pass",
             Event::Submission { .. } => "submitted-fail",
             Event::TaskError { .. } => "error",
+            Event::Iteration { .. } => "iteration",
+            Event::SkillWrite { .. } => "skill",
         })
         .collect();
     assert_eq!(

@@ -259,6 +259,24 @@ pub trait Grader: Send + Sync {
     async fn grade(&self, task: &Task, candidate: &str) -> Result<Grade, EnvError>;
 }
 
+/// For runs that are measured, not graded: an exploration session's outcome is what its
+/// environment reported along the way (achievements), so every candidate is `ungraded`.
+pub struct Ungraded {
+    /// Why, for the results.
+    pub reason: String,
+}
+
+#[async_trait]
+impl Grader for Ungraded {
+    async fn grade(&self, _task: &Task, _candidate: &str) -> Result<Grade, EnvError> {
+        Ok(Grade {
+            passed: false,
+            verdict: "ungraded".into(),
+            reason: Some(self.reason.clone()),
+        })
+    }
+}
+
 /// A named collection of tasks.
 pub trait TaskSuite {
     /// Its name (`humaneval`, `mbpp`, a file name).

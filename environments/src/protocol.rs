@@ -12,7 +12,8 @@
 //!
 //! An observation is a string or `{"text": …, "data": …}`. Any reply may instead be
 //! `{"error": "message"}`. Anything the process writes to stderr is kept for error
-//! messages. See `docs/environments.md`.
+//! messages. A process that died (or hung and was killed) is started again by the next `reset`.
+//! See `docs/environments.md`.
 
 use crate::{Action, EnvError, Environment, Observation, Snapshot, Step, Task, TaskKind};
 use async_trait::async_trait;
@@ -68,62 +69,11 @@ const STDERR_LINES: usize = 20;
 impl ProtocolEnv {
     /// Starts the process.
     pub fn spawn(config: ProtocolConfig) -> Result<Self, EnvError> {
-        let (program, args) = config.command.split_first().ok_or_else(|| {
-            EnvError::Usage(format!(
-                "environment `{}` has an empty command",
-                config.name
-            ))
-        })?;
-        let mut cmd = Command::new(program);
-        cmd.args(args)
-            .stdin(Stdio::piped())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .kill_on_drop(true);
-        if let Some(dir) = &config.cwd {
-            cmd.current_dir(dir);
-        }
-        let mut child = cmd.spawn().map_err(|e| EnvError::Io {
-            context: format!(
-                "starting environment `{}` ({})",
-                config.name,
-                config.command.join(" ")
-            ),
-            source: e,
-        })?;
-        let stdin = child
-            .stdin
-            .take()
-            .ok_or_else(|| EnvError::Usage("no stdin pipe".into()))?;
-        let stdout = BufReader::new(
-            child
-                .stdout
-                .take()
-                .ok_or_else(|| EnvError::Usage("no stdout pipe".into()))?,
-        );
         let stderr_tail = Arc::new(Mutex::new(VecDeque::new()));
-        if let Some(stderr) = child.stderr.take() {
-            let tail = stderr_tail.clone();
-            let name = config.name.clone();
-            tokio::spawn(async move {
-                let mut lines = BufReader::new(stderr).lines();
-                while let Ok(Some(line)) = lines.next_line().await {
-                    tracing::debug!(env = %name, "{line}");
-                    let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
-                    if t.len() == STDERR_LINES {
-                        t.pop_front();
-                    }
-                    t.push_back(line);
-                }
-            });
-        }
+        let process = start(&config, &stderr_tail)?;
         Ok(Self {
             config,
-            process: Some(Process {
-                child,
-                stdin,
-                stdout,
-            }),
+            process: Some(process),
             stderr_tail,
         })
     }
@@ -237,6 +187,66 @@ impl ProtocolEnv {
     }
 }
 
+/// Starts `config`'s process; its stderr lines go to `stderr_tail`.
+fn start(
+    config: &ProtocolConfig,
+    stderr_tail: &Arc<Mutex<VecDeque<String>>>,
+) -> Result<Process, EnvError> {
+    let (program, args) = config.command.split_first().ok_or_else(|| {
+        EnvError::Usage(format!(
+            "environment `{}` has an empty command",
+            config.name
+        ))
+    })?;
+    let mut cmd = Command::new(program);
+    cmd.args(args)
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true);
+    if let Some(dir) = &config.cwd {
+        cmd.current_dir(dir);
+    }
+    let mut child = cmd.spawn().map_err(|e| EnvError::Io {
+        context: format!(
+            "starting environment `{}` ({})",
+            config.name,
+            config.command.join(" ")
+        ),
+        source: e,
+    })?;
+    let stdin = child
+        .stdin
+        .take()
+        .ok_or_else(|| EnvError::Usage("no stdin pipe".into()))?;
+    let stdout = BufReader::new(
+        child
+            .stdout
+            .take()
+            .ok_or_else(|| EnvError::Usage("no stdout pipe".into()))?,
+    );
+    if let Some(stderr) = child.stderr.take() {
+        let tail = stderr_tail.clone();
+        let name = config.name.clone();
+        tokio::spawn(async move {
+            let mut lines = BufReader::new(stderr).lines();
+            while let Ok(Some(line)) = lines.next_line().await {
+                tracing::debug!(env = %name, "{line}");
+                let mut t = tail.lock().unwrap_or_else(|p| p.into_inner());
+                if t.len() == STDERR_LINES {
+                    t.pop_front();
+                }
+                t.push_back(line);
+            }
+        });
+    }
+    Ok(Process {
+        child,
+        stdin,
+        stdout,
+    })
+}
+
 fn task_json(task: &Task) -> Value {
     let mut v = match &task.kind {
         TaskKind::Custom(Value::Object(extra)) => Value::Object(extra.clone()),
@@ -250,6 +260,10 @@ fn task_json(task: &Task) -> Value {
 #[async_trait]
 impl Environment for ProtocolEnv {
     async fn reset(&mut self, task: &Task) -> Result<Observation, EnvError> {
+        if self.process.is_none() {
+            // It died (or hung and was killed) earlier: a reset starts a fresh process.
+            self.process = Some(start(&self.config, &self.stderr_tail)?);
+        }
         let map = self
             .call("reset", json!({"op": "reset", "task": task_json(task)}))
             .await?;

@@ -111,6 +111,9 @@ async fn a_crash_is_a_clear_error_with_stderr() {
         .unwrap_err()
         .to_string()
         .contains("closed"));
+    // A reset starts the process again: it crashes again here, rather than being "closed".
+    let again = env.reset(&task).await.unwrap_err();
+    assert!(matches!(again, EnvError::Crashed { .. }), "{again}");
 }
 
 #[tokio::test]

@@ -258,6 +258,15 @@ impl MemoryBank {
         self.search(text, &Filter::kind(RecordKind::Skill), k).await
     }
 
+    /// Every record satisfying `filter`, in the store's order (a library listing, say).
+    pub async fn records(&self, filter: &Filter) -> Result<Vec<Recalled>> {
+        scroll_all(self.store.as_ref(), filter)
+            .await?
+            .into_iter()
+            .map(recalled_point)
+            .collect()
+    }
+
     /// The `n` insights with the most votes.
     pub async fn top_insights(&self, n: usize) -> Result<Vec<Recalled>> {
         let points = scroll_all(self.store.as_ref(), &Filter::kind(RecordKind::Insight)).await?;

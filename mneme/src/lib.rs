@@ -4,11 +4,13 @@
 pub mod commands;
 pub mod config;
 pub mod envs;
+pub mod explore;
 pub mod local;
 pub mod preflight;
 pub mod report;
 pub mod runner;
 pub mod shards;
+pub mod skills;
 pub mod telemetry;
 pub mod throughput;
 pub mod tree;

@@ -75,9 +75,82 @@ enum Command {
     /// Measure mneme's components.
     #[command(subcommand)]
     Bench(BenchCommand),
-    /// Environments shipped with mneme (TextCraft): list them, set them up.
+    /// Environments shipped with mneme (TextCraft, Crafter): list them, set them up.
     #[command(subcommand)]
     Env(EnvCommand),
+    /// A lifelong-learning session in an environment that runs programs (Voyager-style:
+    /// curriculum, skill library, critic), e.g. `mneme explore crafter --iterations 50`; or,
+    /// with --evaluate K, the frozen library on K fixed evaluation seeds.
+    Explore(ExploreCli),
+    /// The skill library: list, show and export what sessions learned.
+    #[command(subcommand)]
+    Skills(SkillsCommand),
+}
+
+#[derive(Args)]
+struct ExploreCli {
+    /// The environment (crafter).
+    env: String,
+    /// Iterations of the session (one task each); with --evaluate, per episode.
+    #[arg(long, default_value_t = 50, value_parser = clap::value_parser!(u32).range(1..))]
+    iterations: u32,
+    /// The world's seed.
+    #[arg(long, default_value_t = 1)]
+    seed: u64,
+    /// The skill library's name (skills and lessons are kept per library).
+    #[arg(long, default_value = "default")]
+    library: String,
+    /// Evaluate the library, frozen (nothing learned), for one episode on each of the first K
+    /// fixed evaluation seeds; prints the Crafter score.
+    #[arg(long, value_name = "K")]
+    evaluate: Option<usize>,
+    /// Ablation: no skill library (every program written from scratch).
+    #[arg(long)]
+    no_skills: bool,
+    /// Ablation: the warm-up order as a fixed task list instead of the model's curriculum.
+    #[arg(long)]
+    no_curriculum: bool,
+    /// Ablation: no self-verification critic (a program that ran without an error counts).
+    #[arg(long)]
+    no_critic: bool,
+    /// A local model id (`mneme model list`) or a model name.
+    #[arg(long)]
+    model: Option<String>,
+    /// The run's id (default: ENV-explore|eval-LIBRARY-TIME).
+    #[arg(long)]
+    run_id: Option<String>,
+    /// Where the run directory goes (default: runs/RUN_ID).
+    #[arg(long)]
+    run_dir: Option<PathBuf>,
+    /// Evaluation episodes at once.
+    #[arg(long, value_parser = at_least_one)]
+    concurrency: Option<usize>,
+}
+
+#[derive(Subcommand)]
+enum SkillsCommand {
+    /// Every skill of a library (latest versions): name, version, uses, description.
+    List {
+        /// The library.
+        #[arg(long, default_value = "default")]
+        library: String,
+    },
+    /// One skill's code and record.
+    Show {
+        /// Its name.
+        name: String,
+        /// The library.
+        #[arg(long, default_value = "default")]
+        library: String,
+    },
+    /// Write a library's skills (latest versions) as one Python file.
+    Export {
+        /// The file.
+        file: PathBuf,
+        /// The library.
+        #[arg(long, default_value = "default")]
+        library: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -370,7 +443,18 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             };
             mneme::runner::run(config, args).await
         }
-        Command::Resume { run_dir } => mneme::runner::resume(&run_dir).await,
+        Command::Resume { run_dir } => {
+            let (_, spec) = agent_core::run::RunDir::open(&run_dir)?;
+            if spec.agent.strategy != "voyager" {
+                return mneme::runner::resume(&run_dir).await;
+            }
+            let events = run_dir.join("events.jsonl");
+            let follow = tokio::spawn(mneme::explore::follow_iterations(events));
+            let outcome = mneme::runner::resume(&run_dir).await;
+            follow.abort();
+            outcome?;
+            mneme::explore::print_outcome(&run_dir)
+        }
         Command::Report { run_dirs, out } => {
             let (md, html) = match run_dirs.as_slice() {
                 [one] => mneme::report::write(one)?,
@@ -441,6 +525,32 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             workers,
             repeat,
         }) => commands::bench_canonical(&config, &suite, workers, repeat).await,
+        Command::Explore(a) => {
+            let args = mneme::explore::ExploreArgs {
+                env: a.env,
+                iterations: a.iterations,
+                seed: a.seed,
+                library: a.library,
+                evaluate: a.evaluate,
+                no_skills: a.no_skills,
+                no_curriculum: a.no_curriculum,
+                no_critic: a.no_critic,
+                model: a.model,
+                run_id: a.run_id,
+                run_dir: a.run_dir,
+                concurrency: a.concurrency,
+            };
+            mneme::explore::explore(config, args).await
+        }
+        Command::Skills(SkillsCommand::List { library }) => {
+            mneme::skills::list(&config, &library).await
+        }
+        Command::Skills(SkillsCommand::Show { name, library }) => {
+            mneme::skills::show(&config, &library, &name).await
+        }
+        Command::Skills(SkillsCommand::Export { file, library }) => {
+            mneme::skills::export(&config, &library, &file).await
+        }
         Command::Env(EnvCommand::List) => {
             mneme::envs::list(&config.data_dir());
             Ok(())
@@ -453,10 +563,10 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                     names.join(", ")
                 )
             })?;
-            let installed = mneme::envs::ensure(&config.data_dir(), env)?;
+            let installed = mneme::envs::ensure(&config.data_dir(), env, &config.sandbox)?;
             println!(
                 "{name}: {}\n  tasks: {}",
-                installed.command().join(" "),
+                installed.command(&config.sandbox)?.join(" "),
                 installed.tasks.display()
             );
             Ok(())

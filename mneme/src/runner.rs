@@ -108,6 +108,11 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
             )
         }
     };
+    if agent.strategy == "voyager" && env_command.is_none() {
+        anyhow::bail!(
+            "voyager explores an environment that runs programs: `mneme explore crafter`"
+        );
+    }
     if agent.strategy == "mcts" && env_command.is_none() {
         anyhow::bail!(
             "mcts searches over the actions of an environment (--env CMD, or textcraft); for code, use lats"
@@ -189,7 +194,7 @@ fn shipped_environment(
         "{} brings its own environment and tasks: use --goals FILE for other tasks, not --tasks/--env",
         env.name
     );
-    let installed = crate::envs::ensure(&config.data_dir(), env)?;
+    let installed = crate::envs::ensure(&config.data_dir(), env, &config.sandbox)?;
     agent.episode.max_steps = env.max_steps;
     if args.budget.is_none() {
         agent.budget.calls = (env.max_steps + 1) * agent.trials;
@@ -203,7 +208,7 @@ fn shipped_environment(
         None => installed.tasks.clone(),
     };
     crate::envs::check_tasks(env, &tasks)?;
-    Ok(Some((tasks, installed.command())))
+    Ok(Some((tasks, installed.command(&config.sandbox)?)))
 }
 
 /// `--env "python3 my_env.py"` as a program and its arguments (shell quoting rules).
@@ -311,12 +316,20 @@ fn environments_for(spec: &RunSpec, sandbox: Arc<tools::Sandbox>) -> (EnvFactory
         return (envs, grader);
     };
     let name = env_name(command);
-    let protocol = ProtocolConfig::new(name, command.clone());
+    let mut protocol = ProtocolConfig::new(name, command.clone());
     let success = spec.agent.episode.success_reward;
-    let grader = Arc::new(environments::protocol::ReplayGrader::new(
-        protocol.clone(),
-        success,
-    ));
+    let grader: Arc<dyn Grader> = if spec.agent.strategy == "voyager" {
+        // A program may take its whole time limit, and the adapter its own time to stop it.
+        protocol.timeout = std::time::Duration::from_secs(120);
+        Arc::new(environments::Ungraded {
+            reason: "a session is measured by the achievements its environment reported (its account), not graded".into(),
+        })
+    } else {
+        Arc::new(environments::protocol::ReplayGrader::new(
+            protocol.clone(),
+            success,
+        ))
+    };
     let envs: EnvFactory = Arc::new(move |_| {
         Ok(Box::new(environments::ProtocolEnv::spawn(protocol.clone())?) as Box<dyn Environment>)
     });

@@ -1,67 +1,12 @@
 //! `mneme run` / `mneme resume` end to end: the real local model (SmolLM2-135M),
 //! the real sandbox, the real embedded memory; and a run killed with SIGKILL.
 
+mod common;
+
+use common::{lines, lines_count, wait_for, Env};
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
-use std::time::{Duration, Instant};
-
-struct Env {
-    dir: tempfile::TempDir,
-    port: u16,
-}
-
-impl Env {
-    fn new() -> Self {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        Self {
-            dir: tempfile::tempdir().unwrap(),
-            port,
-        }
-    }
-    fn command(&self, args: &[&str]) -> Command {
-        let mut c = Command::new(env!("CARGO_BIN_EXE_mneme"));
-        c.args(args)
-            .current_dir(self.dir.path())
-            .env("MNEME_LOCAL__PORT", self.port.to_string())
-            .env("MNEME_LOCAL__CTX_SIZE", "2048")
-            .env(
-                "MNEME_MODEL__BASE_URL",
-                format!("http://127.0.0.1:{}/v1", self.port),
-            )
-            .env("MNEME_CACHE__DIR", self.dir.path().join("cache"))
-            .env("MNEME_MEMORY__PATH", self.dir.path().join("memory"))
-            .env("MNEME_AGENT__MAX_TOKENS", "200")
-            .env("MNEME_AGENT__TRIALS", "2");
-        c
-    }
-    fn run(&self, args: &[&str]) -> Output {
-        self.command(args).output().unwrap()
-    }
-    fn path(&self, p: &str) -> PathBuf {
-        self.dir.path().join(p)
-    }
-}
-
-impl Drop for Env {
-    fn drop(&mut self) {
-        let _ = self.run(&["model", "stop"]);
-    }
-}
-
-fn lines(path: &Path) -> Vec<serde_json::Value> {
-    std::fs::read_to_string(path)
-        .unwrap_or_default()
-        .lines()
-        .map(|l| {
-            serde_json::from_str(l)
-                .unwrap_or_else(|e| panic!("{}: bad line {l:?}: {e}", path.display()))
-        })
-        .collect()
-}
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
 
 fn summary(path: &Path) -> serde_json::Value {
     serde_json::from_slice(&std::fs::read(path.join("summary.json")).unwrap()).unwrap()
@@ -232,25 +177,6 @@ fn screenshot(html: &Path, png: &Path) {
 
 fn wait_for_results(path: &Path, n: usize, child: &mut Child, limit: Duration) {
     wait_for(|| lines_count(path) >= n, child, limit);
-}
-
-/// Polls `done` until it holds; the run exiting first, or `limit` (a generous bound for a
-/// stuck run, not a measurement) passing, fails the test.
-fn wait_for(mut done: impl FnMut() -> bool, child: &mut Child, limit: Duration) {
-    let started = Instant::now();
-    while !done() {
-        if let Some(status) = child.try_wait().unwrap() {
-            panic!("mneme run exited early ({status})");
-        }
-        assert!(started.elapsed() < limit, "not reached within {limit:?}");
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
-
-fn lines_count(path: &Path) -> usize {
-    std::fs::read_to_string(path)
-        .map(|t| t.lines().count())
-        .unwrap_or(0)
 }
 
 #[test]

@@ -139,6 +139,70 @@ impl Default for MctsConfig {
     }
 }
 
+/// `voyager`: lifelong learning in an environment that runs programs (Wang et al. 2023).
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct VoyagerConfig {
+    /// Iterations of the session (one curriculum task each); the call budget may stop it sooner.
+    pub iterations: u32,
+    /// Rounds of code writing per task (each: a program, its execution, the critic).
+    pub rounds: u32,
+    /// Skills retrieved for a task (top-k by the embedding of the task and its context).
+    pub skills_k: usize,
+    /// Use the skill library: retrieve skills into prompts and store new ones (off: every
+    /// program is written from scratch; an ablation).
+    pub skill_library: bool,
+    /// Ask the model for the next task (off: the environment's warm-up order as a fixed list;
+    /// an ablation).
+    pub curriculum: bool,
+    /// Ask the model whether a program did its task (off: a program that ran without an error
+    /// counts as done, unless a programmatic check applies; an ablation).
+    pub critic: bool,
+    /// Learn: store skills, usage counts and reflections (off: a frozen library, for evaluation).
+    pub learn: bool,
+    /// Episodes at most (a death or the episode's length ends one; the next starts a new
+    /// world); `None`: until the iterations run out.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_episodes: Option<u32>,
+    /// The library's name: skills and reflections are tagged `library:NAME` and only that
+    /// library's are retrieved.
+    pub library: String,
+    /// A task proposed after failing this many times (in a row, this episode) is replaced by
+    /// the next one of the warm-up order.
+    pub max_task_failures: u32,
+    /// Completion tokens of a program.
+    pub program_max_tokens: u32,
+    /// Temperature of rounds after the first.
+    pub retry_temperature: f32,
+}
+
+impl Default for VoyagerConfig {
+    fn default() -> Self {
+        Self {
+            iterations: 50,
+            rounds: 4,
+            skills_k: 5,
+            skill_library: true,
+            curriculum: true,
+            critic: true,
+            learn: true,
+            max_episodes: None,
+            library: "default".into(),
+            max_task_failures: 3,
+            program_max_tokens: 512,
+            retry_temperature: 0.7,
+        }
+    }
+}
+
+impl VoyagerConfig {
+    /// Model calls one iteration may make at most: the curriculum, a program and a critic per
+    /// round, and a reflection.
+    pub fn calls_per_iteration(&self) -> u32 {
+        1 + 2 * self.rounds + 1
+    }
+}
+
 /// Episodes of a custom environment: one attempt is one episode.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -218,6 +282,8 @@ pub struct AgentConfig {
     pub lats: LatsConfig,
     /// `mcts` settings.
     pub mcts: MctsConfig,
+    /// `voyager` settings.
+    pub voyager: VoyagerConfig,
     /// Episodes of custom environments.
     pub episode: EpisodeConfig,
     /// A directory of template overrides.
@@ -247,6 +313,7 @@ impl Default for AgentConfig {
             best_of_n: BestOfNConfig::default(),
             lats: LatsConfig::default(),
             mcts: MctsConfig::default(),
+            voyager: VoyagerConfig::default(),
             episode: EpisodeConfig::default(),
             prompts_dir: None,
         }
@@ -316,6 +383,16 @@ impl AgentConfig {
         if !(0.0..=1.0).contains(&self.mcts.value_weight) {
             let value = self.mcts.value_weight.to_string();
             return Err(wrong("mcts.value_weight", value, "must lie in 0..=1"));
+        }
+        if self.voyager.rounds == 0 {
+            return Err(wrong("voyager.rounds", "0".into(), "a task needs a round"));
+        }
+        if self.voyager.library.trim().is_empty() {
+            return Err(wrong(
+                "voyager.library",
+                format!("{:?}", self.voyager.library),
+                "a library needs a name",
+            ));
         }
         if self.episode.max_steps == 0 {
             return Err(wrong(

@@ -110,6 +110,46 @@ pub enum Event {
         /// Passed.
         passed: bool,
     },
+    /// One iteration of a lifelong-learning session (`voyager`) ended.
+    Iteration {
+        /// Task (the session).
+        task_id: String,
+        /// The iteration (1-based).
+        iteration: u32,
+        /// The episode it played in (0-based; a death starts the next).
+        episode: u32,
+        /// The task the curriculum proposed.
+        goal: String,
+        /// Where the goal came from: `model`, `fixed` or `fallback` (with the reason).
+        proposed_by: String,
+        /// Whether it was judged done.
+        success: bool,
+        /// Rounds of code writing it took.
+        rounds: u32,
+        /// Why it was judged so (the critic's reason, a programmatic check, an error).
+        reason: String,
+        /// Achievements the environment reported new in this iteration.
+        new_achievements: Vec<String>,
+        /// Unique achievements of the session so far.
+        achievements: Vec<String>,
+        /// Skills learned by the session so far.
+        skills: u32,
+        /// Tokens spent by the session so far.
+        tokens: u64,
+    },
+    /// A skill written to (or found already in) the skill library.
+    SkillWrite {
+        /// Task (the session).
+        task_id: String,
+        /// The iteration.
+        iteration: u32,
+        /// The skill's name.
+        name: String,
+        /// Its version.
+        version: u32,
+        /// `new`, `new_version`, `unchanged`, or `refused: why`.
+        outcome: String,
+    },
     /// The task ended with an error.
     TaskError {
         /// Task.

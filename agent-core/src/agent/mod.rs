@@ -23,7 +23,7 @@ pub mod work;
 pub use actor::{Attempt, Guidance, Proposal, Shown};
 pub use config::{
     AgentConfig, BestOfNConfig, ConfigError, EpisodeConfig, InternalTests, LatsConfig, MctsConfig,
-    TaskBudget,
+    TaskBudget, VoyagerConfig,
 };
 pub use events::{Event, EventSink, MemoryEvents};
 pub use prompts::Prompts;

@@ -42,6 +42,22 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         include_str!("../../prompts/self_evaluate.j2"),
     ),
     ("state_value", include_str!("../../prompts/state_value.j2")),
+    (
+        "voyager_curriculum",
+        include_str!("../../prompts/voyager_curriculum.j2"),
+    ),
+    (
+        "voyager_program",
+        include_str!("../../prompts/voyager_program.j2"),
+    ),
+    (
+        "voyager_critic",
+        include_str!("../../prompts/voyager_critic.j2"),
+    ),
+    (
+        "voyager_reflect",
+        include_str!("../../prompts/voyager_reflect.j2"),
+    ),
 ];
 
 /// A template could not be loaded or rendered.

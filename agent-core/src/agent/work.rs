@@ -10,7 +10,7 @@ use super::result::{Candidate, Solved};
 use super::{Agent, AgentConfig, AgentError};
 use crate::llm::{ChatRequest, Message, UsageTotals};
 use environments::{Environment, Snapshot, Task};
-use memory::{Filter, Record, Reflection, Stored};
+use memory::{Filter, MemoryBank, Record, Reflection, Stored};
 use serde::{de::DeserializeOwned, Deserialize, Serialize};
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -116,6 +116,16 @@ impl<'a> Work<'a> {
         self.events
     }
 
+    /// Memory, when the agent has it.
+    pub fn memory(&self) -> Option<&'a MemoryBank> {
+        self.agent.memory.as_ref()
+    }
+
+    /// The tag this run's records carry (`run:ID`).
+    pub fn run_tag(&self) -> String {
+        self.agent.run_tag()
+    }
+
     /// The books so far.
     pub fn state(&self) -> &WorkState {
         &self.state
@@ -213,6 +223,19 @@ impl<'a> Work<'a> {
         }
         self.state.choice_by_attempt.push(self.state.choice);
         attempt
+    }
+
+    /// Records a candidate the strategy made without an attempt of the actor (a session's
+    /// account, say) and returns its index, for [`Work::choose`].
+    pub fn offer(&mut self, content: String, score: f64, passed: bool) -> usize {
+        self.state.candidates.push(Candidate {
+            content,
+            attempt: self.state.choice_by_attempt.len() as u32,
+            calls_at: self.calls(),
+            score,
+            passed,
+        });
+        self.state.candidates.len() - 1
     }
 
     /// The candidate the strategy would submit if it stopped now (it is the submission when

@@ -11,6 +11,7 @@
 //! | `best_of_n` | [`best_of_n`] | the greedy attempt plus samples; the best by internal tests |
 //! | `lats` | [`lats`] | Monte Carlo tree search over attempts, the tree in `petgraph`, resumable |
 //! | `mcts` | [`mcts`] | Monte Carlo tree search over an environment's actions, same tree, resumable |
+//! | `voyager` | [`voyager`] | lifelong learning: curriculum, skill library, programs, critic; sessions |
 //!
 //! A new strategy: a module with a type implementing [`Strategy`], and a line in [`by_name`].
 
@@ -19,6 +20,7 @@ pub mod lats;
 pub mod mcts;
 pub mod reflexion;
 pub mod simple;
+pub mod voyager;
 
 use crate::agent::{AgentError, Work};
 use async_trait::async_trait;
@@ -35,7 +37,14 @@ pub trait Strategy: Send + Sync {
 }
 
 /// The built-in strategies' names.
-pub const NAMES: &[&str] = &["simple", "reflexion", "best_of_n", "lats", "mcts"];
+pub const NAMES: &[&str] = &[
+    "simple",
+    "reflexion",
+    "best_of_n",
+    "lats",
+    "mcts",
+    "voyager",
+];
 
 /// No strategy has this name.
 #[derive(Debug, thiserror::Error)]
@@ -53,6 +62,7 @@ pub fn by_name(name: &str) -> Result<Arc<dyn Strategy>, UnknownStrategy> {
         "best_of_n" | "best-of-n" => Arc::new(best_of_n::BestOfN),
         "lats" => Arc::new(lats::Lats),
         "mcts" => Arc::new(mcts::Mcts),
+        "voyager" => Arc::new(voyager::Voyager),
         other => {
             return Err(UnknownStrategy {
                 name: other.to_string(),

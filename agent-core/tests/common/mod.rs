@@ -1,4 +1,5 @@
 //! Helpers shared by the search tests: scripted models and trees read from checkpoints.
+#![allow(dead_code)] // each test binary uses some of the helpers
 
 use agent_core::llm::{ScriptedModel, ScriptedTurn, Usage};
 use agent_core::strategy::lats::tree::Tree;

@@ -21,9 +21,11 @@
 //! Where bubblewrap is missing the sandbox refuses to start unless the user
 //! opted into [`Isolation::UnsafeNone`], which says what it gives up.
 
+mod confine;
 mod pool;
 mod verdict;
 
+pub use confine::confine;
 pub use pool::Sandbox;
 pub use verdict::{Outcome, Verdict};
 

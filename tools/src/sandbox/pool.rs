@@ -1,8 +1,9 @@
 //! The pool of warm sandboxed fork servers.
 
+use super::confine::{bwrap_options, find_executable};
 use super::verdict::Reply;
 use super::{Isolation, Job, Outcome, SandboxConfig, SandboxError, FORK_SERVER};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::Stdio;
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::Mutex;
@@ -53,17 +54,6 @@ static SPAWNED: AtomicU32 = AtomicU32::new(0);
 fn worker_uid(base: u32, _slot: u32) -> u32 {
     let spawn = SPAWNED.fetch_add(1, Ordering::Relaxed) % 16;
     base + (std::process::id() % 4096) * 16 + spawn
-}
-
-/// Finds an executable by name on `PATH` (or checks a path).
-fn find_executable(name: &Path) -> Option<PathBuf> {
-    if name.components().count() > 1 {
-        return name.is_file().then(|| name.to_path_buf());
-    }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
-    std::env::split_paths(&path)
-        .map(|d| d.join(name))
-        .find(|p| p.is_file())
 }
 
 impl Sandbox {
@@ -240,57 +230,10 @@ impl Sandbox {
         let (mut cmd, scratch) = match &self.bwrap {
             Some(bwrap) => {
                 let mut cmd = Command::new(bwrap);
-                cmd.args([
-                    "--unshare-all",
-                    "--unshare-user",
-                    "--disable-userns",
-                    "--die-with-parent",
-                    "--new-session",
-                ])
-                .args(["--ro-bind", "/usr", "/usr"])
-                .args([
-                    "--symlink",
-                    "usr/lib",
-                    "/lib",
-                    "--symlink",
-                    "usr/lib64",
-                    "/lib64",
-                ])
-                .args([
-                    "--symlink",
-                    "usr/bin",
-                    "/bin",
-                    "--symlink",
-                    "usr/sbin",
-                    "/sbin",
-                ])
-                .args(["--proc", "/proc", "--dev", "/dev"])
-                .args([
-                    "--size",
-                    &(c.tmpfs_mb * 1024 * 1024).to_string(),
-                    "--tmpfs",
-                    "/tmp",
-                ])
-                .args(["--chdir", "/tmp", "--clearenv"])
-                .args([
-                    "--setenv",
-                    "PATH",
-                    "/usr/bin:/bin",
-                    "--setenv",
-                    "HOME",
-                    "/tmp",
-                ])
-                .args([
-                    "--setenv",
-                    "LANG",
-                    "C.UTF-8",
-                    "--setenv",
-                    "PYTHONDONTWRITEBYTECODE",
-                    "1",
-                ])
-                .arg("--")
-                .arg(&c.python)
-                .args(["-I", "-c", FORK_SERVER, "/tmp", "1"]);
+                cmd.args(bwrap_options(c.tmpfs_mb))
+                    .arg("--")
+                    .arg(&c.python)
+                    .args(["-I", "-c", FORK_SERVER, "/tmp", "1"]);
                 (cmd, None)
             }
             None => {

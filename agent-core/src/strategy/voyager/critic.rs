@@ -1,0 +1,132 @@
+//! Whether a program did its task: a programmatic check where the task names an achievement
+//! the environment reports, else the self-verification critic (the model judges from the state
+//! before and after, with a reason), else (the critic off) "it ran without an error".
+
+use super::session::{Session, Status};
+use crate::agent::{AgentError, Ask, Work};
+use crate::llm::Message;
+use environments::Observation;
+use serde_json::json;
+
+/// A judgement of one round.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Verdict {
+    /// Judged done.
+    pub success: bool,
+    /// Why, for the next round's prompt and the events.
+    pub reason: String,
+}
+
+/// The critic's reply read: `success` true/false (JSON, or `success: yes/no`) and its reason;
+/// `None` when it says neither.
+pub fn parse_critique(reply: &str) -> Option<Verdict> {
+    let lower = reply.to_lowercase();
+    let at = lower.find("success")?;
+    let rest = lower[at + 7..].trim_start_matches(['"', ':', ' ', '*']);
+    let success = if rest.starts_with("true") || rest.starts_with("yes") {
+        true
+    } else if rest.starts_with("false") || rest.starts_with("no") {
+        false
+    } else {
+        return None;
+    };
+    let reason = serde_json::from_str::<serde_json::Value>(reply.trim())
+        .ok()
+        .and_then(|v| {
+            v.get("critique")
+                .or_else(|| v.get("reasoning"))
+                .and_then(|r| r.as_str())
+                .map(str::to_string)
+        })
+        .unwrap_or_else(|| {
+            reply
+                .lines()
+                .find(|l| !l.to_lowercase().contains("success") && !l.trim().is_empty())
+                .unwrap_or("")
+                .trim()
+                .to_string()
+        });
+    Some(Verdict { success, reason })
+}
+
+/// Judges a round that ran without an error (a failed run is judged by its error).
+pub async fn judge(
+    work: &mut Work<'_>,
+    session: &Session,
+    goal: &str,
+    before: &Observation,
+    status: &Status,
+) -> Result<Verdict, AgentError> {
+    if let Some(error) = &status.error {
+        return Ok(Verdict {
+            success: false,
+            reason: format!("the program failed: {error}"),
+        });
+    }
+    let had = Status::of(before).achievements;
+    if let Some(achievement) = session
+        .world
+        .achievement_of(goal)
+        .filter(|a| !had.iter().any(|h| h == a))
+    {
+        let success = status.achievements.iter().any(|a| a == achievement);
+        let reason = if success {
+            format!("the environment reports {achievement} unlocked")
+        } else {
+            format!("the environment does not report {achievement} unlocked")
+        };
+        return Ok(Verdict { success, reason });
+    }
+    if !work.config().voyager.critic || !work.can_call(1) {
+        return Ok(Verdict {
+            success: true,
+            reason: "the program ran without an error (no critic)".into(),
+        });
+    }
+    let prompt = work.prompts().render(
+        "voyager_critic",
+        json!({"goal": goal, "before": before.text, "after": session.observation.text}),
+    )?;
+    let asked = work
+        .ask(Ask {
+            purpose: "critic",
+            label: session.iteration + 1,
+            messages: vec![Message::user(prompt)],
+            temperature: 0.0,
+            max_tokens: 96,
+            seed: None,
+        })
+        .await;
+    let reply = match asked {
+        Err(e) if super::too_long(&e) => {
+            return Ok(Verdict {
+                success: false,
+                reason: format!("the critic's prompt did not fit the model's context ({e})"),
+            })
+        }
+        other => other?,
+    };
+    Ok(parse_critique(&reply).unwrap_or(Verdict {
+        success: false,
+        reason: format!(
+            "the critic's reply said neither success true nor false: {:?}",
+            reply.chars().take(120).collect::<String>()
+        ),
+    }))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn critiques_are_read_in_either_form() {
+        let v = parse_critique(r#"{"success": false, "critique": "It has no wood."}"#).unwrap();
+        assert!(!v.success);
+        assert_eq!(v.reason, "It has no wood.");
+        let v = parse_critique("The inventory now holds 2 wood.\nSuccess: yes").unwrap();
+        assert!(v.success);
+        assert_eq!(v.reason, "The inventory now holds 2 wood.");
+        assert_eq!(parse_critique("I cannot tell."), None);
+    }
+}

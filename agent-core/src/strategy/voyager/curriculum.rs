@@ -1,0 +1,173 @@
+//! The automatic curriculum: the model proposes the next task from the state, the
+//! achievements and the tasks done and failed; the environment's warm-up order is the fallback
+//! (and, with the curriculum off, the fixed task list).
+
+use super::session::Session;
+use crate::agent::{AgentError, Ask, Work};
+use crate::llm::Message;
+use serde_json::json;
+
+/// The next task and where it came from.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Proposal {
+    /// The task.
+    pub goal: String,
+    /// `model`, `fixed`, or `fallback: why`.
+    pub by: String,
+}
+
+/// Tasks of the current episode that were done, and those that failed (with counts).
+fn episode_tasks(session: &Session) -> (Vec<String>, Vec<(String, u32)>) {
+    let mut done = Vec::new();
+    let mut failed: Vec<(String, u32)> = Vec::new();
+    for it in session
+        .history
+        .iter()
+        .filter(|h| h.episode == session.episode)
+    {
+        if it.success {
+            if !done.contains(&it.goal) {
+                done.push(it.goal.clone());
+            }
+        } else if let Some(f) = failed.iter_mut().find(|(g, _)| *g == it.goal) {
+            f.1 += 1;
+        } else {
+            failed.push((it.goal.clone(), 1));
+        }
+    }
+    (done, failed)
+}
+
+/// How often `goal` failed this episode.
+fn failures(session: &Session, goal: &str) -> u32 {
+    let (_, failed) = episode_tasks(session);
+    failed
+        .iter()
+        .find(|(g, _)| g.eq_ignore_ascii_case(goal))
+        .map_or(0, |f| f.1)
+}
+
+/// Whether `goal` names an achievement this episode has unlocked already.
+fn unlocked(session: &Session, goal: &str) -> bool {
+    session
+        .world
+        .achievement_of(goal)
+        .is_some_and(|a| session.episode_achievements().iter().any(|x| x == a))
+}
+
+/// The first task of the warm-up order not unlocked this episode and not failed too often
+/// (if every one is, the first not unlocked; if all are unlocked, the first).
+pub fn next_fixed(session: &Session, max_failures: u32) -> String {
+    let unlocked = session.episode_achievements();
+    let open = |t: &&String| !unlocked.contains(t);
+    let warmup = &session.world.warmup;
+    warmup
+        .iter()
+        .filter(open)
+        .find(|t| failures(session, t) < max_failures)
+        .or_else(|| warmup.iter().find(open))
+        .or_else(|| warmup.first())
+        .cloned()
+        .unwrap_or_else(|| "explore".into())
+}
+
+/// The task in a curriculum reply: the text after `Task:` (else the first line), one line,
+/// without quotes or markup; `None` when nothing usable is left.
+pub fn parse_task(reply: &str) -> Option<String> {
+    let line = reply
+        .lines()
+        .find_map(|l| {
+            let l = l.trim();
+            let lower = l.to_lowercase();
+            lower.find("task:").map(|i| l[i + 5..].to_string())
+        })
+        .or_else(|| {
+            reply
+                .lines()
+                .find(|l| !l.trim().is_empty())
+                .map(str::to_string)
+        })?;
+    let goal: String = line
+        .trim_matches(|c: char| {
+            c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '*' | '.' | '-' | ':')
+        })
+        .chars()
+        .take(80)
+        .collect();
+    (goal.len() >= 3).then_some(goal)
+}
+
+/// The next task: the model's proposal (one call) when the curriculum is on and a call is left;
+/// the warm-up order otherwise, or when the reply is unreadable, names an achievement unlocked
+/// already this episode, or a task that failed `max_task_failures` times this episode.
+pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal, AgentError> {
+    let config = work.config().voyager.clone();
+    let fixed = |by: &str| Proposal {
+        goal: next_fixed(session, config.max_task_failures),
+        by: by.to_string(),
+    };
+    if !config.curriculum {
+        return Ok(fixed("fixed"));
+    }
+    let (done, failed) = episode_tasks(session);
+    let context = json!({
+        "state": session.observation.text,
+        "achievements": session.episode_achievements(),
+        "achievements_all": session.world.achievements_all,
+        "warmup": session.world.warmup,
+        "done": done.iter().rev().take(10).collect::<Vec<_>>(),
+        "failed": failed.iter().rev().take(10).map(|(g, n)| format!("{g} ({n}x)")).collect::<Vec<_>>(),
+    });
+    let prompt = work.prompts().render("voyager_curriculum", &context)?;
+    let asked = work
+        .ask(Ask {
+            purpose: "curriculum",
+            label: session.iteration + 1,
+            messages: vec![Message::user(prompt)],
+            temperature: 0.0,
+            max_tokens: 48,
+            seed: None,
+        })
+        .await;
+    let reply = match asked {
+        Err(e) if super::too_long(&e) => return Ok(fixed("fallback: the prompt was too long")),
+        other => other?,
+    };
+    Ok(match parse_task(&reply) {
+        None => fixed("fallback: the reply named no task"),
+        Some(goal) if unlocked(session, &goal) => fixed(&format!(
+            "fallback: {goal:?} is unlocked already this episode"
+        )),
+        Some(goal) if failures(session, &goal) >= config.max_task_failures => fixed(&format!(
+            "fallback: {goal:?} failed {} times this episode",
+            failures(session, &goal)
+        )),
+        Some(goal) => Proposal {
+            goal,
+            by: "model".into(),
+        },
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_is_read_from_the_reply() {
+        assert_eq!(
+            parse_task("Reasoning...\nTask: Collect 3 wood.").as_deref(),
+            Some("Collect 3 wood")
+        );
+        assert_eq!(
+            parse_task("**task:** `make_wood_pickaxe`").as_deref(),
+            Some("make_wood_pickaxe")
+        );
+        assert_eq!(
+            parse_task("place_table\nbecause").as_deref(),
+            Some("place_table")
+        );
+        assert_eq!(parse_task("  \n"), None);
+        assert_eq!(parse_task("Task: ."), None);
+    }
+}

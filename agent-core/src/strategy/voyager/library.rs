@@ -1,0 +1,230 @@
+//! The skill library and the session's lessons, in memory: skills found again by the embedding
+//! of their description, stored with versions and use counts, and reflections on failed tasks.
+//! Everything is tagged `library:NAME`, so libraries (and ablations) never mix.
+
+use super::program::Program;
+use crate::agent::{AgentError, Event, Work};
+use memory::{Filter, Recalled, Record, RecordKind, Reflection, Skill, Stored};
+use std::collections::BTreeMap;
+
+/// A skill found for a task.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Found {
+    /// Its record id (for use counts).
+    pub id: String,
+    /// The skill.
+    pub skill: Skill,
+}
+
+/// How much a skill's rank falls per failure beyond its successes.
+const FAILURE_PENALTY: f32 = 0.05;
+
+fn tag(work: &Work<'_>) -> String {
+    format!("library:{}", work.config().voyager.library)
+}
+
+fn skill_filter(work: &Work<'_>) -> Filter {
+    Filter::kind(RecordKind::Skill).tags_any(vec![tag(work)])
+}
+
+/// The latest version of each skill among `hits`, best first by similarity less a penalty for
+/// failures beyond successes (a skill that keeps failing loses rank).
+fn latest_ranked(hits: Vec<Recalled>) -> Vec<(f32, Found)> {
+    let mut by_name: BTreeMap<String, (f32, Found)> = BTreeMap::new();
+    for hit in hits {
+        let Record::Skill(skill) = hit.record else {
+            continue;
+        };
+        let excess = skill.failures.saturating_sub(skill.successes) as f32;
+        let rank = hit.score - FAILURE_PENALTY * excess;
+        let newer = by_name
+            .get(&skill.name)
+            .is_none_or(|(_, f)| f.skill.version < skill.version);
+        if newer {
+            let found = Found { id: hit.id, skill };
+            by_name.insert(found.skill.name.clone(), (rank, found));
+        }
+    }
+    let mut ranked: Vec<(f32, Found)> = by_name.into_values().collect();
+    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+    ranked
+}
+
+/// The top `skills_k` skills for `query` (the task and its context); none without memory or
+/// with the library turned off.
+pub async fn retrieve(work: &mut Work<'_>, query: &str) -> Result<Vec<Found>, AgentError> {
+    let config = &work.config().voyager;
+    let Some(memory) = work
+        .memory()
+        .filter(|_| config.skill_library && config.skills_k > 0)
+    else {
+        return Ok(Vec::new());
+    };
+    let hits = memory
+        .search(query, &skill_filter(work), config.skills_k * 4)
+        .await?;
+    Ok(latest_ranked(hits)
+        .into_iter()
+        .take(config.skills_k)
+        .map(|(_, f)| f)
+        .collect())
+}
+
+/// Every skill of the library, latest versions only, by name.
+pub async fn all_latest(work: &mut Work<'_>) -> Result<Vec<Found>, AgentError> {
+    let Some(memory) = work.memory() else {
+        return Ok(Vec::new());
+    };
+    let hits = memory.records(&skill_filter(work)).await?;
+    let mut found: Vec<Found> = latest_ranked(hits).into_iter().map(|(_, f)| f).collect();
+    found.sort_by(|a, b| a.skill.name.cmp(&b.skill.name));
+    Ok(found)
+}
+
+/// Stores the program that did `goal` as a skill: its main function (with the skills it
+/// calls, so it runs on its own), its docstring (else the task) as the description. The same
+/// code under the same name is `unchanged`; new code under a known name is its next version.
+/// A name the API uses is refused. Returns the name and version stored.
+pub async fn store(
+    work: &mut Work<'_>,
+    iteration: u32,
+    goal: &str,
+    program: &Program,
+    api_names: &[String],
+) -> Result<Option<(String, u32)>, AgentError> {
+    let config = &work.config().voyager;
+    let Some(memory) = work
+        .memory()
+        .filter(|_| config.skill_library && config.learn)
+    else {
+        return Ok(None);
+    };
+    let Some(name) = program.main.clone() else {
+        return Ok(None);
+    };
+    let emit = |work: &Work<'_>, version: u32, outcome: String| {
+        work.events().emit(Event::SkillWrite {
+            task_id: work.task().id.clone(),
+            iteration,
+            name: name.clone(),
+            version,
+            outcome,
+        })
+    };
+    if api_names.iter().any(|n| n == &name) {
+        emit(work, 0, "refused: the name is an API function's".into());
+        return Ok(None);
+    }
+    let code = program.skill_code();
+    let latest = all_latest(work)
+        .await?
+        .into_iter()
+        .find(|f| f.skill.name == name);
+    let version = match &latest {
+        Some(f) if f.skill.code == code => {
+            emit(work, f.skill.version, "unchanged".into());
+            return Ok(Some((name.clone(), f.skill.version)));
+        }
+        Some(f) => f.skill.version + 1,
+        None => 1,
+    };
+    let description = program
+        .docstring()
+        .unwrap_or_else(|| format!("{name}: {goal}"));
+    let skill = Skill {
+        name: name.clone(),
+        description: format!("{description} (task: {goal})"),
+        code,
+        language: "python".into(),
+        version,
+        successes: 1,
+        failures: 0,
+        tags: vec![tag(work), work.run_tag()],
+        created_at: memory::record::now(),
+    };
+    let outcome = match memory.remember(Record::Skill(skill)).await? {
+        Stored::New(_) if version > 1 => "new_version",
+        Stored::New(_) => "new",
+        _ => "unchanged",
+    };
+    emit(work, version, outcome.into());
+    Ok(Some((name, version)))
+}
+
+/// Counts one use of each skill in `used` the program called, as a success or a failure.
+pub async fn count_uses(
+    work: &mut Work<'_>,
+    used: &[Found],
+    program: &Program,
+    success: bool,
+) -> Result<(), AgentError> {
+    let Some(memory) = work.memory().filter(|_| work.config().voyager.learn) else {
+        return Ok(());
+    };
+    for found in used.iter().filter(|f| program.calls(&f.skill.name)) {
+        memory.record_skill_use(&found.id, success).await?;
+    }
+    Ok(())
+}
+
+/// The memory task id of a goal's reflections.
+fn lesson_task(work: &Work<'_>, goal: &str) -> String {
+    format!("{}:{}", work.task().suite, goal.trim().to_lowercase())
+}
+
+/// The latest two reflections of this library on earlier failures of `goal`, oldest first.
+pub async fn lessons(work: &mut Work<'_>, goal: &str) -> Result<Vec<String>, AgentError> {
+    let Some(memory) = work.memory() else {
+        return Ok(Vec::new());
+    };
+    let filter = Filter::all()
+        .task(lesson_task(work, goal))
+        .tags_any(vec![tag(work)]);
+    let recent = memory.recent_reflections_where(filter, 2).await?;
+    let mut texts: Vec<String> = recent
+        .into_iter()
+        .filter_map(|r| match r.record {
+            Record::Reflection(x) => Some(x.text),
+            _ => None,
+        })
+        .collect();
+    texts.reverse();
+    Ok(texts)
+}
+
+/// Stores a reflection on a failed `goal` (when learning).
+pub async fn remember_lesson(
+    work: &mut Work<'_>,
+    iteration: u32,
+    goal: &str,
+    text: &str,
+) -> Result<(), AgentError> {
+    let Some(memory) = work
+        .memory()
+        .filter(|_| work.config().voyager.learn && !text.trim().is_empty())
+    else {
+        return Ok(());
+    };
+    let record = Record::Reflection(Reflection {
+        task_id: lesson_task(work, goal),
+        env: work.task().suite.clone(),
+        trial: iteration,
+        text: text.to_string(),
+        outcome: "not done".into(),
+        score: 0.0,
+        tags: vec![tag(work), work.run_tag()],
+        created_at: memory::record::now(),
+    });
+    let (id, outcome) = match memory.remember(record).await? {
+        Stored::New(id) => (id, "new"),
+        Stored::Unchanged(id) => (id, "unchanged"),
+        Stored::Merged { into, .. } => (into, "merged"),
+    };
+    work.events().emit(Event::MemoryWrite {
+        task_id: work.task().id.clone(),
+        trial: iteration,
+        id,
+        outcome: outcome.into(),
+    });
+    Ok(())
+}

@@ -1,0 +1,410 @@
+//! `voyager`: lifelong learning with a skill library (Wang et al. 2023), in any environment that
+//! runs programs (an action of kind `program`; see docs/environments.md). One task is a
+//! *session*: many iterations in one world, across episodes.
+//!
+//! ```text
+//! per iteration:
+//!   curriculum  the model proposes the next task from the state, the achievements, the tasks
+//!               done and failed (the environment's warm-up order when the reply is unusable)
+//!   retrieve    the top-k skills by the embedding of the task and its context, and the
+//!               library's reflections on earlier failures of the same task
+//!   up to `rounds` times:
+//!     write     a program (a Python function over the environment's API and the skills)
+//!     run       in the environment (its sandboxed child process), feedback: events, errors,
+//!               printed output, the new state
+//!     judge     programmatic where the task names an achievement, else the critic
+//!   learn       a success stores the program as a skill (versioned, use-counted); a failure
+//!               stores a reflection
+//!   checkpoint  the environment's snapshot and the session, so a killed session resumes here
+//! a death (or the episode's length) starts the next episode in a new world; the library stays
+//! ```
+//!
+//! The session submits its account (episodes and their achievements, skills learned) as its
+//! candidate; the achievements are the environment's own report.
+
+mod critic;
+mod curriculum;
+mod library;
+mod program;
+pub mod session;
+
+use super::best_of_n::sample_seed;
+use super::Strategy;
+use crate::agent::{AgentError, Ask, Event, Work};
+use crate::llm::Message;
+use async_trait::async_trait;
+use critic::Verdict;
+use environments::{Action, EnvError, Observation, TaskKind};
+use library::Found;
+use program::Program;
+use serde_json::json;
+use session::{IterationRecord, Session, Status};
+
+pub use critic::parse_critique;
+pub use curriculum::parse_task;
+
+/// Lifelong learning with a skill library.
+pub struct Voyager;
+
+#[async_trait]
+impl Strategy for Voyager {
+    fn name(&self) -> &'static str {
+        "voyager"
+    }
+
+    async fn solve(&self, work: &mut Work<'_>) -> Result<(), AgentError> {
+        if matches!(work.task().kind, TaskKind::Code(_)) {
+            return Err(AgentError::Unsuited {
+                strategy: "voyager".into(),
+                task: work.task().id.clone(),
+                reason: "it explores an environment that runs programs (e.g. crafter)".into(),
+            });
+        }
+        let mut session = Session::start(work).await?;
+        while goes_on(work, &mut session) {
+            iterate(work, &mut session).await?;
+        }
+        let account = session.account();
+        let unique = session.unique.len() as f64;
+        let offered = work.offer(account.to_string(), unique, false);
+        work.choose(Some(offered));
+        Ok(())
+    }
+}
+
+/// Whether another iteration starts: iterations, episodes and calls are left.
+fn goes_on(work: &Work<'_>, session: &mut Session) -> bool {
+    let config = &work.config().voyager;
+    if session.iteration >= config.iterations {
+        return false;
+    }
+    if config
+        .max_episodes
+        .is_some_and(|m| session.episodes_ended() >= m)
+    {
+        session.stopped = Some("episodes".into());
+        return false;
+    }
+    if !work.can_call(2) {
+        session.stopped = Some("budget".into());
+        return false;
+    }
+    true
+}
+
+/// What one round did.
+struct Round {
+    program: Option<Program>,
+    feedback: String,
+    verdict: Verdict,
+}
+
+/// One iteration: a task, its rounds, what was learned, a checkpoint.
+async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), AgentError> {
+    let before = session.observation.clone();
+    let proposal = curriculum::propose(work, session).await?;
+    let query = format!("{}\n{}", proposal.goal, context_of(&before));
+    let found = library::retrieve(work, &query).await?;
+    let lessons = library::lessons(work, &proposal.goal).await?;
+    let rounds = work.config().voyager.rounds;
+    let mut last: Option<Round> = None;
+    let mut new_achievements = Vec::new();
+    let mut episode_over = None;
+    let mut used = 0;
+    for round in 1..=rounds {
+        if !work.can_call(1) {
+            break;
+        }
+        used = round;
+        let shown = Shown {
+            goal: &proposal.goal,
+            found: &found,
+            lessons: &lessons,
+            last: last.as_ref(),
+        };
+        let done = play_round(work, session, &shown, round).await?;
+        new_achievements.extend(done.1.new_achievements.iter().cloned());
+        if done.1.died {
+            episode_over = Some("died");
+        } else if done.2 {
+            episode_over = Some("over");
+        }
+        let success = done.0.verdict.success;
+        last = Some(done.0);
+        if success || episode_over.is_some() {
+            break;
+        }
+    }
+    let success = last.as_ref().is_some_and(|r| r.verdict.success);
+    learn(
+        work,
+        session,
+        &proposal.goal,
+        &found,
+        last.as_ref(),
+        success,
+    )
+    .await?;
+    session.iteration += 1;
+    if let Some(current) = session.episodes.last_mut() {
+        current.iterations += 1;
+    }
+    let reason = last
+        .as_ref()
+        .map_or("no round was played (budget)".into(), |r| {
+            r.verdict.reason.clone()
+        });
+    session.history.push(IterationRecord {
+        iteration: session.iteration,
+        episode: session.episode,
+        goal: proposal.goal.clone(),
+        success,
+        reason: reason.clone(),
+    });
+    let event = Event::Iteration {
+        task_id: work.task().id.clone(),
+        iteration: session.iteration,
+        episode: session.episode,
+        goal: proposal.goal,
+        proposed_by: proposal.by,
+        success,
+        rounds: used,
+        reason,
+        new_achievements,
+        achievements: session.unique.iter().cloned().collect(),
+        skills: session.skills.len() as u32,
+        tokens: work.state().usage.total_tokens(),
+    };
+    if let Some(how) = episode_over {
+        session.next_episode(work, how).await?;
+    }
+    // Logged once the checkpoint holds it: an iteration in the log is never played again.
+    session.checkpoint(work).await?;
+    work.events().emit(event);
+    Ok(())
+}
+
+/// Whether `error` is a prompt too long for the model's context window: the round (or the
+/// curriculum's or critic's question) fails, the session goes on.
+pub(crate) fn too_long(error: &AgentError) -> bool {
+    matches!(error, AgentError::Model(e) if e.class() == crate::llm::ErrorClass::ContextLength)
+}
+
+/// What the program prompt shows.
+struct Shown<'s> {
+    goal: &'s str,
+    found: &'s [Found],
+    lessons: &'s [String],
+    last: Option<&'s Round>,
+}
+
+/// One round: write a program, run it, judge it. Returns the round, the status after it, and
+/// whether the episode ended.
+async fn play_round(
+    work: &mut Work<'_>,
+    session: &mut Session,
+    shown: &Shown<'_>,
+    round: u32,
+) -> Result<(Round, Status, bool), AgentError> {
+    let before = session.observation.clone();
+    let reply = match write_program(work, session, shown, round).await {
+        Err(e) if too_long(&e) => Err(format!("the prompt did not fit the model's context ({e})")),
+        other => Ok(other?),
+    };
+    let program = match reply.and_then(|r| Program::from_reply(&r, shown.found)) {
+        Ok(p) => p,
+        Err(why) => {
+            let verdict = Verdict {
+                success: false,
+                reason: format!("nothing ran: {why}"),
+            };
+            let round = Round {
+                program: None,
+                feedback: verdict.reason.clone(),
+                verdict,
+            };
+            return Ok((round, Status::of(&before), false));
+        }
+    };
+    let (status, over) = run_program(work, session, &program, &before).await?;
+    let verdict = critic::judge(work, session, shown.goal, &before, &status).await?;
+    let text = &session.observation.text;
+    let feedback = match &status.error {
+        Some(error) if !text.contains(error.as_str()) => format!("{text}\nError: {error}"),
+        _ => text.clone(),
+    };
+    let round = Round {
+        program: Some(program),
+        feedback,
+        verdict,
+    };
+    Ok((round, status, over))
+}
+
+/// Asks for a program: the API, the skills found, the task, the state, the lessons, and the
+/// previous round's code, feedback and critique.
+async fn write_program(
+    work: &mut Work<'_>,
+    session: &Session,
+    shown: &Shown<'_>,
+    round: u32,
+) -> Result<String, AgentError> {
+    let config = work.config().voyager.clone();
+    let skills: Vec<_> = shown
+        .found
+        .iter()
+        .map(|f| json!({"name": f.skill.name, "description": f.skill.description, "code": f.skill.code}))
+        .collect();
+    let previous = shown.last.map(|r| {
+        json!({
+            "code": r.program.as_ref().map(|p| p.code.clone()),
+            "feedback": r.feedback,
+            "critique": r.verdict.reason,
+        })
+    });
+    let context = json!({
+        "api": session.world.api,
+        "skills": skills,
+        "goal": shown.goal,
+        "state": session.observation.text,
+        "lessons": shown.lessons,
+        "previous": previous,
+    });
+    let prompt = work.prompts().render("voyager_program", &context)?;
+    let label = session.iteration + 1;
+    let (temperature, seed) = if round == 1 {
+        (0.0, None)
+    } else {
+        let key = format!("{}#{label}", work.task().id);
+        (config.retry_temperature, Some(sample_seed(&key, round)))
+    };
+    work.ask(Ask {
+        purpose: "program",
+        label,
+        messages: vec![Message::user(prompt)],
+        temperature,
+        max_tokens: config.program_max_tokens,
+        seed,
+    })
+    .await
+}
+
+/// Runs `program` in the environment. The environment's own failures (it died or hung
+/// mid-program) become the program's error, and the world returns to the last checkpoint.
+/// Returns the status after it and whether the episode ended.
+async fn run_program(
+    work: &mut Work<'_>,
+    session: &mut Session,
+    program: &Program,
+    before: &Observation,
+) -> Result<(Status, bool), AgentError> {
+    let action = Action {
+        kind: "program".into(),
+        content: program.source(),
+    };
+    match work.env().step(&action).await {
+        Ok(step) => {
+            let status = session.observe(step.observation);
+            Ok((status, step.done))
+        }
+        Err(e @ EnvError::Reported { .. }) => Ok((
+            Status {
+                error: Some(e.to_string()),
+                ..Status::of(before)
+            },
+            false,
+        )),
+        Err(e) if e.is_task_fault() => {
+            session.roll_back(work, before).await?;
+            let error = format!(
+                "the environment failed while running the program ({e}); the world went back to \
+                 the last checkpoint"
+            );
+            Ok((
+                Status {
+                    error: Some(error),
+                    ..Status::of(before)
+                },
+                false,
+            ))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// After an iteration: a success stores its program as a skill, a failure a reflection; the
+/// skills the last program called count a use either way.
+async fn learn(
+    work: &mut Work<'_>,
+    session: &mut Session,
+    goal: &str,
+    found: &[Found],
+    last: Option<&Round>,
+    success: bool,
+) -> Result<(), AgentError> {
+    let Some(round) = last else {
+        return Ok(());
+    };
+    if !work.config().voyager.learn {
+        return Ok(());
+    }
+    if let Some(program) = &round.program {
+        library::count_uses(work, found, program, success).await?;
+        if success {
+            let api = session.world.api_names.clone();
+            let stored = library::store(work, session.iteration + 1, goal, program, &api).await?;
+            if let Some(skill) = stored.filter(|s| !session.skills.contains(s)) {
+                session.skills.push(skill);
+            }
+            return Ok(());
+        }
+    }
+    if success || !work.can_call(1) {
+        return Ok(());
+    }
+    let prompt = work.prompts().render(
+        "voyager_reflect",
+        json!({
+            "goal": goal,
+            "code": round.program.as_ref().map(|p| p.code.clone()),
+            "feedback": round.feedback,
+            "critique": round.verdict.reason,
+        }),
+    )?;
+    let asked = work
+        .ask(Ask {
+            purpose: "reflect",
+            label: session.iteration + 1,
+            messages: vec![Message::user(prompt)],
+            temperature: 0.0,
+            max_tokens: work.config().reflection_max_tokens,
+            seed: None,
+        })
+        .await;
+    let reply = match asked {
+        Err(e) if too_long(&e) => return Ok(()),
+        other => other?,
+    };
+    let text = crate::agent::code::prose_only(&reply);
+    work.events().emit(Event::Reflection {
+        task_id: work.task().id.clone(),
+        trial: session.iteration + 1,
+        text: text.clone(),
+    });
+    library::remember_lesson(work, session.iteration + 1, goal, &text).await
+}
+
+/// The context a task's skills are searched with: what the agent holds.
+fn context_of(observation: &Observation) -> String {
+    match observation
+        .data
+        .get("inventory")
+        .and_then(|i| i.as_object())
+    {
+        Some(items) => {
+            let held: Vec<&str> = items.keys().map(String::as_str).collect();
+            format!("holding: {}", held.join(", "))
+        }
+        None => String::new(),
+    }
+}

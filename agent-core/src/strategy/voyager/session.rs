@@ -1,0 +1,250 @@
+//! A session's state as plain data (saved after every iteration), what the environment says
+//! about itself on `reset`, and moving between episodes.
+
+use crate::agent::{AgentError, Work};
+use environments::{Observation, Snapshot, Task, TaskKind};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+use std::collections::BTreeSet;
+
+/// What a program-running environment tells the agent on `reset` (`observation.data`).
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct World {
+    /// The functions a program can call, as text for the prompt.
+    pub api: String,
+    /// Tasks in a sensible order, easy first (the warm-up order and the fixed curriculum).
+    #[serde(default)]
+    pub warmup: Vec<String>,
+    /// Every achievement the environment knows.
+    #[serde(default)]
+    pub achievements_all: Vec<String>,
+    /// Names a program must not redefine (the API's functions).
+    #[serde(default)]
+    pub api_names: Vec<String>,
+}
+
+impl World {
+    /// Reads the world from a reset observation; an environment without `data.api` does not run
+    /// programs.
+    pub fn from_observation(task: &str, observation: &Observation) -> Result<Self, AgentError> {
+        serde_json::from_value(observation.data.clone()).map_err(|e| AgentError::Unsuited {
+            strategy: "voyager".into(),
+            task: task.into(),
+            reason: format!(
+                "it writes programs, and the environment's reset observation does not describe \
+                 its program API (`data.api`: {e})"
+            ),
+        })
+    }
+
+    /// The achievement a task names (`make_wood_pickaxe`, or "make wood pickaxe"), if any:
+    /// then the task is also checked against what the environment reports.
+    pub fn achievement_of(&self, goal: &str) -> Option<&str> {
+        let norm: String = goal
+            .to_lowercase()
+            .chars()
+            .map(|c| if c.is_alphanumeric() { c } else { '_' })
+            .collect();
+        self.achievements_all
+            .iter()
+            .filter(|a| norm.contains(a.as_str()))
+            .max_by_key(|a| a.len())
+            .map(String::as_str)
+    }
+}
+
+/// The fields of `observation.data` the session follows.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Status {
+    /// Achievements unlocked this episode.
+    #[serde(default)]
+    pub achievements: Vec<String>,
+    /// Unlocked by the last step.
+    #[serde(default)]
+    pub new_achievements: Vec<String>,
+    /// What the program's run ended with, if it failed.
+    #[serde(default)]
+    pub error: Option<String>,
+    /// The player died.
+    #[serde(default)]
+    pub died: bool,
+}
+
+impl Status {
+    /// The status fields of `observation` (missing ones empty).
+    pub fn of(observation: &Observation) -> Self {
+        serde_json::from_value(observation.data.clone()).unwrap_or_default()
+    }
+}
+
+/// One finished or current episode.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct EpisodeRecord {
+    /// Its index (0-based).
+    pub episode: u32,
+    /// Achievements unlocked in it.
+    pub achievements: Vec<String>,
+    /// Iterations played in it.
+    pub iterations: u32,
+    /// How it ended (`died`, `over`), while it is not the current one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ended: Option<String>,
+}
+
+/// One iteration, as the session remembers it.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct IterationRecord {
+    /// 1-based.
+    pub iteration: u32,
+    /// The episode.
+    pub episode: u32,
+    /// The task.
+    pub goal: String,
+    /// Judged done.
+    pub success: bool,
+    /// Why.
+    pub reason: String,
+}
+
+/// A session in progress.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Session {
+    /// Iterations finished.
+    pub iteration: u32,
+    /// The current episode.
+    pub episode: u32,
+    /// What the environment said on reset.
+    pub world: World,
+    /// The latest observation.
+    pub observation: Observation,
+    /// The environment's state after the last finished iteration.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub snapshot: Option<Snapshot>,
+    /// Every episode so far (the last is the current one).
+    pub episodes: Vec<EpisodeRecord>,
+    /// Every iteration so far.
+    pub history: Vec<IterationRecord>,
+    /// Unique achievements over the session.
+    pub unique: BTreeSet<String>,
+    /// Skills this session stored (name and version).
+    pub skills: Vec<(String, u32)>,
+    /// Why the session stopped before its iterations ran out, if it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub stopped: Option<String>,
+}
+
+impl Session {
+    /// The session from the checkpoint (its world restored), or a new one at episode 0.
+    pub async fn start(work: &mut Work<'_>) -> Result<Self, AgentError> {
+        if let Some(mut saved) = work.resume::<Session>()? {
+            let fresh = reset_episode(work, saved.episode).await?;
+            match saved.snapshot.clone() {
+                Some(snapshot) => work.env().restore(&snapshot).await?,
+                None => saved.observation = fresh,
+            }
+            return Ok(saved);
+        }
+        let observation = reset_episode(work, 0).await?;
+        let world = World::from_observation(&work.task().id, &observation)?;
+        let mut session = Session {
+            world,
+            observation,
+            episodes: vec![EpisodeRecord::default()],
+            ..Session::default()
+        };
+        session.checkpoint(work).await?;
+        Ok(session)
+    }
+
+    /// Follows a step's observation: the episode's achievements and the session's unique ones.
+    pub fn observe(&mut self, observation: Observation) -> Status {
+        let status = Status::of(&observation);
+        if let Some(current) = self.episodes.last_mut() {
+            current.achievements = status.achievements.clone();
+        }
+        self.unique.extend(status.achievements.iter().cloned());
+        self.observation = observation;
+        status
+    }
+
+    /// Achievements of the current episode.
+    pub fn episode_achievements(&self) -> &[String] {
+        self.episodes
+            .last()
+            .map(|e| e.achievements.as_slice())
+            .unwrap_or_default()
+    }
+
+    /// Ends the current episode (`how`: died, over) and starts the next one in a new world.
+    pub async fn next_episode(&mut self, work: &mut Work<'_>, how: &str) -> Result<(), AgentError> {
+        if let Some(current) = self.episodes.last_mut() {
+            current.ended = Some(how.to_string());
+        }
+        self.episode += 1;
+        self.observation = reset_episode(work, self.episode).await?;
+        self.episodes.push(EpisodeRecord {
+            episode: self.episode,
+            ..EpisodeRecord::default()
+        });
+        Ok(())
+    }
+
+    /// Episodes finished (ended by a death or their length).
+    pub fn episodes_ended(&self) -> u32 {
+        self.episodes.iter().filter(|e| e.ended.is_some()).count() as u32
+    }
+
+    /// Takes the environment's snapshot and saves the session with the task's books.
+    pub async fn checkpoint(&mut self, work: &mut Work<'_>) -> Result<(), AgentError> {
+        self.snapshot = Some(work.env().snapshot().await?);
+        work.save(self)
+    }
+
+    /// Returns the environment to the last checkpoint (after its process died mid-program).
+    pub async fn roll_back(
+        &mut self,
+        work: &mut Work<'_>,
+        before: &Observation,
+    ) -> Result<(), AgentError> {
+        reset_episode(work, self.episode).await?;
+        if let Some(snapshot) = self.snapshot.clone() {
+            work.env().restore(&snapshot).await?;
+        }
+        self.observation = before.clone();
+        if let Some(current) = self.episodes.last_mut() {
+            current.achievements = Status::of(before).achievements;
+        }
+        Ok(())
+    }
+
+    /// The session's account, submitted as its candidate: episodes with their achievements,
+    /// unique achievements, iterations, skills.
+    pub fn account(&self) -> Value {
+        json!({
+            "iterations": self.iteration,
+            "episodes": self.episodes,
+            "unique_achievements": self.unique,
+            "skills": self.skills.iter().map(|(n, v)| json!({"name": n, "version": v})).collect::<Vec<_>>(),
+            "stopped": self.stopped,
+        })
+    }
+}
+
+/// Resets the environment into episode `episode` of the task (the task's fields plus
+/// `"episode": N`).
+async fn reset_episode(work: &mut Work<'_>, episode: u32) -> Result<Observation, AgentError> {
+    let task = episode_task(work.task(), episode);
+    Ok(work.env().reset(&task).await?)
+}
+
+/// `task` with `episode` set among its fields.
+pub fn episode_task(task: &Task, episode: u32) -> Task {
+    let mut task = task.clone();
+    if let TaskKind::Custom(fields) = &mut task.kind {
+        if !fields.is_object() {
+            *fields = json!({});
+        }
+        fields["episode"] = json!(episode);
+    }
+    task
+}

@@ -1,0 +1,526 @@
+//! `voyager`'s control flow with a scripted model, a real embedded memory store and a small
+//! world that reads programs by their calls (the real one, Crafter, runs them in a sandboxed
+//! child process: mneme/tests/explore.rs).
+
+mod common;
+
+use agent_core::agent::{Agent, AgentConfig, Event, MemoryEvents, Prompts, Solved};
+use agent_core::llm::ScriptedModel;
+use async_trait::async_trait;
+use common::{answers, scripted};
+use environments::{Action, EnvError, Environment, Observation, Snapshot, Step, Task, TaskKind};
+use memory::embed::HashingEmbedder;
+use memory::store::edge::{EdgeOptions, EdgeStore};
+use memory::{BankConfig, Filter, MemoryBank, Record, RecordKind};
+use serde_json::json;
+use std::path::Path;
+use std::sync::Arc;
+
+/// A world of two achievements. A program's line `collect('wood'…)` adds a wood (achievement
+/// `collect_wood`), `make('pickaxe')` needs a wood (`make_pickaxe`), `raise` is an error the
+/// world reports, `die()` ends the episode, `crash()` kills the world's "process" (the next
+/// reset revives it).
+#[derive(Default)]
+struct Forge {
+    wood: u32,
+    achievements: Vec<String>,
+    dead: bool,
+    programs: Vec<String>,
+    resets: Vec<serde_json::Value>,
+}
+
+impl Forge {
+    fn observation(&self, new: Vec<String>, error: Option<String>, died: bool) -> Observation {
+        Observation {
+            text: format!(
+                "wood: {}; achievements: {:?}; error: {error:?}",
+                self.wood, self.achievements
+            ),
+            data: json!({
+                "api": "collect(item, n): gathers; make(tool): makes a tool from a wood",
+                "warmup": ["collect_wood", "make_pickaxe"],
+                "achievements_all": ["collect_wood", "make_pickaxe"],
+                "api_names": ["collect", "make"],
+                "inventory": {"wood": self.wood},
+                "achievements": self.achievements,
+                "new_achievements": new,
+                "error": error,
+                "died": died,
+            }),
+        }
+    }
+
+    fn unlock(&mut self, name: &str, new: &mut Vec<String>) {
+        if !self.achievements.iter().any(|a| a == name) {
+            self.achievements.push(name.into());
+            new.push(name.into());
+        }
+    }
+}
+
+#[async_trait]
+impl Environment for Forge {
+    async fn reset(&mut self, task: &Task) -> Result<Observation, EnvError> {
+        if let TaskKind::Custom(fields) = &task.kind {
+            self.resets.push(fields.clone());
+        }
+        *self = Forge {
+            programs: std::mem::take(&mut self.programs),
+            resets: std::mem::take(&mut self.resets),
+            ..Forge::default()
+        };
+        Ok(self.observation(vec![], None, false))
+    }
+
+    async fn step(&mut self, action: &Action) -> Result<Step, EnvError> {
+        assert_eq!(action.kind, "program");
+        assert!(!self.dead, "a step after the process died, without a reset");
+        let code = action.content.clone();
+        self.programs.push(code.clone());
+        if code.contains("crash()") {
+            self.dead = true;
+            return Err(EnvError::Crashed {
+                env: "forge".into(),
+                op: "step".into(),
+                status: "signal 9".into(),
+                stderr: "killed".into(),
+            });
+        }
+        let mut new = Vec::new();
+        let mut error = None;
+        for line in code.lines().map(str::trim) {
+            if line.starts_with("raise") {
+                error = Some(format!("Traceback: {line}"));
+                break;
+            } else if line.starts_with("collect('wood'") {
+                self.wood += 1;
+                self.unlock("collect_wood", &mut new);
+            } else if line.starts_with("make('pickaxe')") && self.wood > 0 {
+                self.wood -= 1;
+                self.unlock("make_pickaxe", &mut new);
+            }
+        }
+        let died = code.contains("die()");
+        Ok(Step {
+            reward: new.len() as f64,
+            observation: self.observation(new, error, died),
+            done: died,
+            info: serde_json::Value::Null,
+        })
+    }
+
+    async fn snapshot(&mut self) -> Result<Snapshot, EnvError> {
+        Ok(Snapshot(
+            json!({"wood": self.wood, "achievements": self.achievements}),
+        ))
+    }
+
+    async fn restore(&mut self, snapshot: &Snapshot) -> Result<(), EnvError> {
+        self.wood = snapshot.0["wood"].as_u64().unwrap() as u32;
+        self.achievements = serde_json::from_value(snapshot.0["achievements"].clone()).unwrap();
+        Ok(())
+    }
+
+    fn name(&self) -> &str {
+        "forge"
+    }
+}
+
+fn task() -> Task {
+    Task {
+        id: "forge-1".into(),
+        suite: "forge".into(),
+        prompt: "Explore.".into(),
+        kind: TaskKind::Custom(json!({"seed": 1})),
+    }
+}
+
+fn memory(dir: &Path) -> MemoryBank {
+    let store = EdgeStore::open(&dir.join("mem"), 64, true, &EdgeOptions::default()).unwrap();
+    MemoryBank::new(
+        Arc::new(store),
+        Arc::new(HashingEmbedder::new(64)),
+        BankConfig::default(),
+    )
+}
+
+fn agent(
+    model: Arc<ScriptedModel>,
+    memory: Option<MemoryBank>,
+    change: impl FnOnce(&mut AgentConfig),
+) -> Agent {
+    let mut config = AgentConfig {
+        strategy: "voyager".into(),
+        ..AgentConfig::default()
+    };
+    config.budget.calls = 100;
+    config.voyager.iterations = 2;
+    config.voyager.rounds = 2;
+    change(&mut config);
+    Agent::new(model, Prompts::builtin(), memory, config, "voyager-test").unwrap()
+}
+
+async fn solve(agent: &Agent, env: &mut Forge, checkpoint: Option<&Path>) -> (Solved, Vec<Event>) {
+    let events = MemoryEvents::default();
+    let solved = agent
+        .solve(&task(), env, &events, checkpoint.map(Path::to_path_buf))
+        .await
+        .unwrap();
+    (solved, events.events())
+}
+
+fn iterations(events: &[Event]) -> Vec<(String, bool, u32)> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Iteration {
+                goal,
+                success,
+                rounds,
+                ..
+            } => Some((goal.clone(), *success, *rounds)),
+            _ => None,
+        })
+        .collect()
+}
+
+async fn skills(memory: &MemoryBank) -> Vec<memory::Skill> {
+    let mut out: Vec<memory::Skill> = memory
+        .records(&Filter::kind(RecordKind::Skill))
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|r| match r.record {
+            Record::Skill(s) => Some(s),
+            _ => None,
+        })
+        .collect();
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+const GET_WOOD: &str =
+    "```python\ndef get_wood():\n    \"\"\"Collects one wood.\"\"\"\n    collect('wood', 1)\n```";
+const BROKEN_PICK: &str = "```python\ndef make_pick():\n    raise ValueError('oops')\n```";
+const MAKE_PICK: &str = "```python\ndef make_pick():\n    \"\"\"Makes a pickaxe from fresh wood.\"\"\"\n    get_wood()\n    make('pickaxe')\n```";
+
+#[tokio::test]
+async fn a_success_becomes_a_skill_that_a_later_program_calls() {
+    let dir = tempfile::tempdir().unwrap();
+    let model = scripted(answers(&[
+        "Task: collect_wood",
+        GET_WOOD,
+        "Task: make_pickaxe",
+        BROKEN_PICK,
+        MAKE_PICK,
+    ]));
+    let memory = memory(dir.path());
+    let agent = agent(model.clone(), Some(memory.clone()), |_| {});
+    let mut env = Forge::default();
+    let (solved, events) = solve(&agent, &mut env, None).await;
+    assert_eq!(
+        iterations(&events),
+        vec![
+            ("collect_wood".into(), true, 1),
+            ("make_pickaxe".into(), true, 2)
+        ]
+    );
+    // Both tasks name achievements: checked against the world, no critic call.
+    assert_eq!(solved.calls, 5);
+    // Round 2 was shown round 1's error, and sent the skill it calls with its own code.
+    let second_try = &model.requests()[4].messages[0].content;
+    assert!(
+        second_try.contains("Traceback: raise ValueError('oops')"),
+        "{second_try}"
+    );
+    assert!(
+        second_try.contains("def get_wood"),
+        "retrieved: {second_try}"
+    );
+    let sent = env.programs.last().unwrap();
+    assert!(
+        sent.starts_with("def get_wood():") && sent.ends_with("make_pick()\n"),
+        "{sent}"
+    );
+    let stored = skills(&memory).await;
+    assert_eq!(stored.len(), 2);
+    assert_eq!(stored[0].name, "get_wood");
+    assert_eq!((stored[0].successes, stored[0].failures), (2, 0));
+    assert!(stored[1].code.starts_with("def get_wood") && stored[1].code.contains("def make_pick"));
+    assert!(stored[1]
+        .description
+        .starts_with("Makes a pickaxe from fresh wood."));
+    // The session's account is its candidate.
+    let account: serde_json::Value =
+        serde_json::from_str(&solved.candidates[solved.submitted.unwrap()].content).unwrap();
+    assert_eq!(
+        account["unique_achievements"],
+        json!(["collect_wood", "make_pickaxe"])
+    );
+    assert_eq!(account["skills"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_free_form_task_is_judged_by_the_critic_and_a_failure_leaves_a_lesson() {
+    let dir = tempfile::tempdir().unwrap();
+    let wander = "```python\ndef wander():\n    collect('stone', 1)\n```";
+    let lesson = "It never built anything. Place blocks next time.";
+    let model = scripted(answers(&[
+        "Task: build a house",
+        wander,
+        r#"{"critique": "No house was built.", "success": false}"#,
+        wander,
+        "I cannot tell.",
+        lesson,
+        "Task: build a house",
+        wander,
+        "The house stands.\nsuccess: true",
+    ]));
+    let memory = memory(dir.path());
+    let agent = agent(model.clone(), Some(memory.clone()), |_| {});
+    let (solved, events) = solve(&agent, &mut Forge::default(), None).await;
+    assert_eq!(
+        iterations(&events),
+        vec![
+            ("build a house".into(), false, 2),
+            ("build a house".into(), true, 1)
+        ]
+    );
+    assert_eq!(solved.calls, 9);
+    let requests = model.requests();
+    let critique = &requests[3].messages[0].content;
+    assert!(
+        critique.contains("Critique: No house was built."),
+        "{critique}"
+    );
+    let retry = &requests[7].messages[0].content;
+    assert!(
+        retry.contains(lesson),
+        "the lesson is shown on the next try: {retry}"
+    );
+    assert!(events.iter().any(
+        |e| matches!(e, Event::Iteration { reason, success: false, .. }
+        if reason.contains("neither success true nor false"))
+    ));
+    let stored = skills(&memory).await;
+    assert_eq!(
+        stored.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
+        ["wander"]
+    );
+}
+
+#[tokio::test]
+async fn a_session_killed_between_iterations_resumes_in_the_same_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("session.json");
+    // Only the first iteration's answers: the second iteration's first call fails the task.
+    let first = scripted(answers(&["Task: collect_wood", GET_WOOD]));
+    let memory = memory(dir.path());
+    let mut env = Forge::default();
+    let events = MemoryEvents::default();
+    let stopped = agent(first, Some(memory.clone()), |_| {})
+        .solve(&task(), &mut env, &events, Some(checkpoint.clone()))
+        .await;
+    assert!(stopped.is_err(), "the script ran out: the run stops");
+    // A fresh world; the session resumes at iteration 2 with the wood it had.
+    let make = "```python\ndef make_pick():\n    make('pickaxe')\n```";
+    let rest = scripted(answers(&["Task: make_pickaxe", make]));
+    let mut fresh = Forge::default();
+    let (solved, events) = solve(
+        &agent(rest.clone(), Some(memory), |_| {}),
+        &mut fresh,
+        Some(&checkpoint),
+    )
+    .await;
+    assert_eq!(iterations(&events), vec![("make_pickaxe".into(), true, 1)]);
+    assert_eq!(rest.calls(), 2);
+    assert_eq!(solved.calls, 4, "the books count both sessions' calls");
+    let account: serde_json::Value =
+        serde_json::from_str(&solved.candidates[solved.submitted.unwrap()].content).unwrap();
+    assert_eq!(account["iterations"], 2);
+}
+
+#[tokio::test]
+async fn a_world_that_dies_mid_program_goes_back_to_the_checkpoint() {
+    let crash = "```python\ndef get_wood():\n    collect('wood', 1)\n    crash()\n```";
+    let model = scripted(answers(&["Task: collect_wood", crash, GET_WOOD]));
+    let mut env = Forge::default();
+    let (_, events) = solve(
+        &agent(model.clone(), None, |c| c.voyager.iterations = 1),
+        &mut env,
+        None,
+    )
+    .await;
+    assert_eq!(iterations(&events), vec![("collect_wood".into(), true, 2)]);
+    let retry = &model.requests()[2].messages[0].content;
+    assert!(
+        retry.contains("the environment failed while running the program")
+            && retry.contains("wood: 0"),
+        "the world was rolled back and the failure shown: {retry}"
+    );
+    assert_eq!(env.wood, 1);
+}
+
+#[tokio::test]
+async fn a_death_starts_the_next_episode_in_a_new_world() {
+    let dir = tempfile::tempdir().unwrap();
+    let fatal = "```python\ndef get_wood():\n    collect('wood', 1)\n    die()\n```";
+    let model = scripted(answers(&[
+        "Task: collect_wood",
+        fatal,
+        "Task: collect_wood",
+        GET_WOOD,
+    ]));
+    let mut env = Forge::default();
+    let (solved, events) = solve(
+        &agent(model, Some(memory(dir.path())), |c| {
+            c.voyager.max_episodes = Some(2)
+        }),
+        &mut env,
+        None,
+    )
+    .await;
+    let episodes: Vec<u32> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Iteration { episode, .. } => Some(*episode),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(episodes, vec![0, 1]);
+    let resets: Vec<_> = env.resets.iter().map(|r| r["episode"].clone()).collect();
+    assert_eq!(resets, vec![json!(0), json!(1)]);
+    let account: serde_json::Value =
+        serde_json::from_str(&solved.candidates[solved.submitted.unwrap()].content).unwrap();
+    assert_eq!(account["episodes"][0]["ended"], "died");
+    assert_eq!(
+        account["episodes"][0]["achievements"],
+        json!(["collect_wood"])
+    );
+    assert_eq!(
+        account["episodes"][1]["achievements"],
+        json!(["collect_wood"])
+    );
+}
+
+#[tokio::test]
+async fn ablations_change_only_what_they_name() {
+    let dir = tempfile::tempdir().unwrap();
+    // No curriculum: the warm-up order, no curriculum call.
+    let memory1 = memory(dir.path());
+    let model = scripted(answers(&[GET_WOOD, MAKE_PICK]));
+    let a = agent(model.clone(), Some(memory1.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.skill_library = false;
+    });
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(
+        iterations(&events),
+        vec![
+            ("collect_wood".into(), true, 1),
+            ("make_pickaxe".into(), true, 1)
+        ]
+    );
+    assert_eq!(solved.calls, 2);
+    // No skill library: nothing retrieved (the program calls an unknown get_wood) or stored.
+    assert!(!env_source_has(&model, 1, "Skills learned earlier"));
+    assert!(skills(&memory1).await.is_empty());
+    // No critic: a free-form task that ran without an error is done.
+    let model = scripted(answers(&[
+        "Task: build a house",
+        "```python\ndef h():\n    collect('stone', 1)\n```",
+    ]));
+    let a = agent(model, None, |c| {
+        c.voyager.critic = false;
+        c.voyager.iterations = 1;
+    });
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("build a house".into(), true, 1)]);
+    assert_eq!(solved.calls, 2);
+    // A frozen library: skills are retrieved, nothing is stored or counted.
+    let dir2 = tempfile::tempdir().unwrap();
+    let memory2 = memory(dir2.path());
+    let learn = scripted(answers(&["Task: collect_wood", GET_WOOD]));
+    let a = agent(learn, Some(memory2.clone()), |c| c.voyager.iterations = 1);
+    solve(&a, &mut Forge::default(), None).await;
+    let frozen = scripted(answers(&["Task: make_pickaxe", MAKE_PICK]));
+    let a = agent(frozen.clone(), Some(memory2.clone()), |c| {
+        c.voyager.iterations = 1;
+        c.voyager.learn = false;
+    });
+    let (_, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("make_pickaxe".into(), true, 1)]);
+    assert!(env_source_has(&frozen, 1, "def get_wood"));
+    let stored = skills(&memory2).await;
+    assert_eq!(stored.len(), 1, "nothing new stored");
+    assert_eq!(stored[0].successes, 1, "uses are not counted");
+}
+
+fn env_source_has(model: &ScriptedModel, request: usize, text: &str) -> bool {
+    model.requests()[request].messages[0].content.contains(text)
+}
+
+#[tokio::test]
+async fn unusable_replies_are_recorded_failures_not_errors() {
+    let model = scripted(answers(&[
+        "   ",
+        "I would collect some wood.",
+        "```python\ndef g():\n    collect('wood', 1)\n```",
+        "Task: collect wood",
+        "```python\ndef p():\n    make('pickaxe')\n```",
+    ]));
+    let mut env = Forge::default();
+    let (_, events) = solve(&agent(model.clone(), None, |_| {}), &mut env, None).await;
+    // The curriculum said nothing: the warm-up order's first task; the first program had no
+    // code: nothing ran, and the second round was told why. Then the curriculum named an
+    // achievement unlocked already: the warm-up order's next task instead.
+    assert_eq!(
+        iterations(&events),
+        vec![
+            ("collect_wood".into(), true, 2),
+            ("make_pickaxe".into(), true, 1)
+        ]
+    );
+    let by: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Iteration { proposed_by, .. } => Some(proposed_by.clone()),
+            _ => None,
+        })
+        .collect();
+    assert!(
+        by[0].starts_with("fallback: the reply named no task"),
+        "{by:?}"
+    );
+    assert!(by[1].contains("is unlocked already"), "{by:?}");
+    assert!(env_source_has(
+        &model,
+        2,
+        "nothing ran: the reply has no ```python code block"
+    ));
+    assert_eq!(env.programs.len(), 2);
+}
+
+#[tokio::test]
+async fn an_environment_without_a_program_api_is_refused() {
+    struct Plain;
+    #[async_trait]
+    impl Environment for Plain {
+        async fn reset(&mut self, _: &Task) -> Result<Observation, EnvError> {
+            Ok(Observation::text("a room"))
+        }
+        async fn step(&mut self, _: &Action) -> Result<Step, EnvError> {
+            unreachable!()
+        }
+        fn name(&self) -> &str {
+            "plain"
+        }
+    }
+    let model = scripted(answers(&[]));
+    let events = MemoryEvents::default();
+    let err = agent(model, None, |_| {})
+        .solve(&task(), &mut Plain, &events, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("data.api"), "{err}");
+}

@@ -1,0 +1,362 @@
+#!/usr/bin/env python3
+"""Checks of crafter_env.py, driven as a subprocess over the JSON-lines protocol.
+
+Run with the environment's venv:
+    /root/.cache/mneme/envs/crafter/venv/bin/python test_crafter_env.py [--bwrap] [--quick]
+Prints PASS/FAIL per check; exits 1 if any failed. `--bwrap` (or CRAFTER_TEST_BWRAP=1) runs the
+program checks (3, 4) inside the bubblewrap sandbox the project uses; `--quick` skips the
+baseline quality check (9).
+"""
+import json
+import os
+import random
+import select
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ADAPTER = os.path.join(HERE, "crafter_env.py")
+VENV = "/root/.cache/mneme/envs/crafter"
+PYTHON = os.path.join(VENV, "venv", "bin", "python")
+if not os.path.exists(PYTHON):
+    PYTHON = sys.executable
+
+BWRAP = [
+    "bwrap", "--unshare-all", "--unshare-user", "--disable-userns", "--die-with-parent",
+    "--new-session", "--ro-bind", "/usr", "/usr", "--symlink", "usr/lib", "/lib",
+    "--symlink", "usr/lib64", "/lib64", "--symlink", "usr/bin", "/bin", "--symlink", "usr/sbin",
+    "/sbin", "--proc", "/proc", "--dev", "/dev", "--tmpfs", "/tmp", "--ro-bind", VENV, VENV,
+    "--ro-bind", HERE, HERE, "--chdir", "/tmp", "--clearenv", "--setenv", "PATH", "/usr/bin:/bin",
+    "--setenv", "HOME", "/tmp", "--",
+]
+
+ACTIONS = ["noop", "move_left", "move_right", "move_up", "move_down", "do", "sleep",
+           "place_stone", "place_table", "place_furnace", "place_plant", "make_wood_pickaxe",
+           "make_stone_pickaxe", "make_iron_pickaxe", "make_wood_sword", "make_stone_sword",
+           "make_iron_sword"]
+
+FAILED = []
+
+
+class Adapter:
+    def __init__(self, sandbox=False):
+        cmd = [PYTHON, ADAPTER]
+        if sandbox:
+            cmd = ["/usr/bin/bwrap"] + BWRAP[1:] + cmd
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                                     stderr=subprocess.DEVNULL, bufsize=0)
+        self.buf = b""
+
+    def send_raw(self, line, timeout=60):
+        self.proc.stdin.write(line.encode() + b"\n")
+        self.proc.stdin.flush()
+        end = time.monotonic() + timeout
+        while b"\n" not in self.buf:
+            left = end - time.monotonic()
+            if left <= 0:
+                raise TimeoutError("no reply within %s s to %s" % (timeout, line[:80]))
+            ready, _, _ = select.select([self.proc.stdout], [], [], left)
+            if ready:
+                chunk = os.read(self.proc.stdout.fileno(), 1 << 20)
+                if not chunk:
+                    raise EOFError("the adapter exited")
+                self.buf += chunk
+        line, self.buf = self.buf.split(b"\n", 1)
+        return json.loads(line)
+
+    def send(self, message, timeout=60):
+        return self.send_raw(json.dumps(message), timeout)
+
+    def reset(self, seed, **kw):
+        task = {"id": "t", "prompt": "", "seed": seed}
+        task.update(kw)
+        return self.send({"op": "reset", "task": task})
+
+    def act(self, name):
+        return self.send({"op": "step", "action": {"kind": "act", "content": name}})
+
+    def program(self, source, timeout=60):
+        return self.send({"op": "step", "action": {"kind": "program", "content": source}},
+                         timeout)
+
+    def close(self):
+        try:
+            self.send({"op": "close"}, 10)
+        except Exception:
+            pass
+        try:
+            self.proc.wait(5)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+
+
+def check(name, ok, detail=""):
+    print("%s %s%s" % ("PASS" if ok else "FAIL", name, (": " + detail) if detail else ""),
+          flush=True)
+    if not ok:
+        FAILED.append(name)
+
+
+def obs(reply):
+    o = reply["observation"]
+    return o["text"], o["data"]
+
+
+def run_actions(adapter, actions):
+    out = []
+    for a in actions:
+        r = adapter.act(a)
+        if "error" in r:
+            out.append(r)
+            break
+        out.append((r["observation"], r["reward"], r["done"]))
+        if r["done"]:
+            break
+    return out
+
+
+# ---------------------------------------------------------------------------------------------
+
+def test_determinism():
+    rng = random.Random(5)
+    actions = [rng.choice(ACTIONS) for _ in range(300)]
+    a, b = Adapter(), Adapter()
+    try:
+        ra, rb = a.reset(3), b.reset(3)
+        same = ra == rb
+        same = same and run_actions(a, actions) == run_actions(b, actions)
+        check("1 determinism (two processes, 300 random actions)", same)
+    finally:
+        a.close()
+        b.close()
+
+
+def test_snapshot():
+    a = Adapter()
+    try:
+        # a random player starves or meets zombies after ~150-250 steps: take the world and
+        # action sequence (of a few) it survives longest in
+        best = None
+        for k in range(7, 27):
+            rng = random.Random(k)
+            acts = [rng.choice([x for x in ACTIONS if x != "sleep"]) for _ in range(300)]
+            a.reset(k)
+            n = len(run_actions(a, acts))
+            if best is None or n > best[0]:
+                best = (n, k, acts)
+        _, world, actions = best
+        a.reset(world)
+        run_actions(a, actions[:100])
+        snap = a.send({"op": "snapshot"})["snapshot"]
+        first = run_actions(a, actions[100:])
+        ok = a.send({"op": "restore", "snapshot": snap}) == {"ok": True}
+        second = run_actions(a, actions[100:])
+        # also restore into a fresh process
+        b = Adapter()
+        b.reset(99)
+        ok = ok and b.send({"op": "restore", "snapshot": snap}) == {"ok": True}
+        third = run_actions(b, actions[100:])
+        b.close()
+        check("2 snapshot/restore replays identically (same and fresh process)",
+              ok and first == second == third and len(first) >= 100,
+              "%d steps replayed after the snapshot (of 200; then died)" % len(first)
+              if len(first) < 200 else "200 steps replayed after the snapshot")
+        # programs too: the same program from the same snapshot gives the same reply
+        a.reset(1)
+        a.act("noop")
+        snap = a.send({"op": "snapshot"})["snapshot"]
+        p1 = a.program("collect('wood', 3)\nexplore(30)\nprint(observe()['step'])\n")
+        a.send({"op": "restore", "snapshot": snap})
+        p2 = a.program("collect('wood', 3)\nexplore(30)\nprint(observe()['step'])\n")
+        check("2b a program replays identically from a snapshot", p1 == p2 and "observation" in p1)
+    finally:
+        a.close()
+
+
+WOOD_PROGRAM = """
+def main():
+    got = collect('wood', 5)
+    print('wood', got)
+    print('table', place('table'))
+    print('pickaxe', make('wood_pickaxe'))
+    print('sword', make('wood_sword'))
+
+main()
+"""
+
+
+def test_wood_program(sandbox=False):
+    a = Adapter(sandbox)
+    tag = " [bwrap]" if sandbox else ""
+    try:
+        a.reset(1)
+        r = a.program(WOOD_PROGRAM)
+        text, data = obs(r)
+        want = {"collect_wood", "place_table", "make_wood_pickaxe", "make_wood_sword"}
+        got = set(data["new_achievements"])
+        check("3 wood program unlocks wood, table, pickaxe, sword" + tag,
+              want <= got and r["reward"] == len(got) and data["error"] is None,
+              "new %s reward %s error %s" % (sorted(got), r["reward"], data["error"]))
+    finally:
+        a.close()
+
+
+def test_timeout(sandbox=False):
+    a = Adapter(sandbox)
+    tag = " [bwrap]" if sandbox else ""
+    try:
+        a.reset(1, program_seconds=2)
+        t = time.monotonic()
+        r = a.program("move_left()\nwhile True:\n    pass\n")
+        took = time.monotonic() - t
+        text, data = obs(r)
+        ok = "longer than 2 s" in (data["error"] or "") and took < 4 and data["steps_used"] == 1
+        r2 = a.act("noop")
+        ok2 = "observation" in r2 and r2["observation"]["data"]["step"] == 2
+        check("4 infinite loop stopped by the time limit%s" % tag, ok and ok2,
+              "took %.1f s, error %r" % (took, data["error"]))
+    finally:
+        a.close()
+
+
+def test_errors():
+    a = Adapter()
+    try:
+        a.reset(2, program_steps=30)
+        r = a.program("move_left()\nmove_left()\nraise ValueError('x')\n")
+        _, d = obs(r)
+        check("5a exception: traceback with line number, steps kept",
+              "line 3" in (d["error"] or "") and "ValueError: x" in d["error"]
+              and d["step"] == 2 and d["steps_used"] == 2, repr(d["error"]))
+        r = a.program("print('bye')\nimport os\nos._exit(3)\n")
+        _, d = obs(r)
+        check("5b os._exit: died error with exit status, output kept",
+              "died" in (d["error"] or "") and "exit status 3" in d["error"]
+              and "bye" in d["output"], repr(d["error"]))
+        r = a.program("def helper(n):\n    return n / 0\n\ndef main():\n    move_up()\n"
+                      "    helper(1)\n\nmain()\n")
+        _, d = obs(r)
+        e = d["error"] or ""
+        check("5c error in a helper function: traceback through it",
+              "line 2, in helper" in e and "line 6, in main" in e and "ZeroDivisionError" in e
+              and d["step"] == 3, repr(e))
+        r = a.program("while True:\n    move_left()\n    move_right()\n")
+        _, d = obs(r)
+        e = d["error"] or ""
+        check("5d step budget: stopped with a budget error, steps kept",
+              "budget of 30 steps ran out" in e and d["steps_used"] == 30 and d["step"] == 33,
+              repr(e))
+        r = a.program("try:\n    explore(100)\nexcept Exception:\n    print('caught')\n")
+        _, d = obs(r)
+        check("5e budget error is not swallowed by `except Exception`",
+              "budget" in (d["error"] or "") and "caught" not in d["output"], repr(d["error"]))
+        r = a.program("import signal, os\nos.kill(os.getpid(), signal.SIGSEGV)\n")
+        _, d = obs(r)
+        check("5f crash by signal: died error", "died" in (d["error"] or "")
+              and "SIGSEGV" in d["error"], repr(d["error"]))
+        r = a.program("x = bytearray(4 << 30)\n")
+        _, d = obs(r)
+        check("5g memory limit: MemoryError", "MemoryError" in (d["error"] or ""),
+              repr(d["error"]))
+        r = a.program("def f(:\n  pass\n")
+        _, d = obs(r)
+        check("5h syntax error reported with line", "SyntaxError" in (d["error"] or "")
+              and "line 1" in d["error"], repr(d["error"]))
+        r = a.program("print('x' * 100000)\nprint(collect('banana'))\n")
+        _, d = obs(r)
+        check("5i output cut, bad helper argument raises ValueError",
+              len(d["output"]) < 2000 and "unknown item 'banana'" in (d["error"] or ""),
+              "%d chars, %r" % (len(d["output"]), d["error"]))
+        r = a.program("import crafter\n")
+        _, d = obs(r)
+        check("5j programs cannot import crafter", "ImportError" in (d["error"] or "")
+              or "ModuleNotFoundError" in (d["error"] or ""), repr(d["error"]))
+        r = a.act("noop")
+        check("5k adapter still works, game state kept",
+              "observation" in r and r["observation"]["data"]["step"] == 64,
+              str(r.get("observation", r).get("data", r).get("step") if "observation" in r else r))
+    finally:
+        a.close()
+
+
+def test_protocol_errors():
+    a = Adapter()
+    try:
+        r = a.send({"op": "reset", "task": {"id": "t", "prompt": ""}})
+        check("6a reset without seed: clear error", "seed" in r.get("error", ""), str(r))
+        a.reset(1)
+        r = a.act("jump")
+        check("6b unknown action lists valid ones",
+              "error" in r and "move_left" in r["error"] and "make_iron_sword" in r["error"],
+              str(r)[:120])
+        r = a.send_raw("{not json")
+        check("6c malformed JSON: error reply", "error" in r, str(r)[:120])
+        r = a.act("noop")
+        check("6d adapter continues", "observation" in r)
+        r = a.send({"op": "step", "action": {"kind": "dance", "content": ""}})
+        check("6e unknown kind: error", "error" in r, str(r)[:120])
+        a.reset(1, length=3)
+        rs = [a.act("noop") for _ in range(3)]
+        r = a.act("noop")
+        check("6f done at the episode length, then an error",
+              rs[-1]["done"] and not rs[0]["done"] and "reset" in r.get("error", ""), str(r))
+    finally:
+        a.close()
+
+
+def test_timing():
+    a = Adapter()
+    try:
+        a.reset(0)
+        times = []
+        for seed in range(1, 6):
+            t = time.monotonic()
+            a.reset(seed)
+            times.append(time.monotonic() - t)
+        t = time.monotonic()
+        for i in range(200):
+            a.act(ACTIONS[i % 6])
+        step = (time.monotonic() - t) / 200
+        check("7 reset < 1 s", max(times) < 1.0,
+              "reset max %.3f s mean %.3f s; act step %.2f ms (round trip)"
+              % (max(times), sum(times) / len(times), step * 1000))
+    finally:
+        a.close()
+
+
+def test_baseline():
+    sys.path.insert(0, HERE)
+    import baseline_skills
+    t = time.monotonic()
+    results = baseline_skills.evaluate(seeds=range(1, 6), python=PYTHON, adapter=ADAPTER)
+    counts = [len(r["achievements"]) for r in results]
+    for r in results:
+        print("   seed %d: %2d achievements, %5d steps, %3d programs, died %s: %s" % (
+            r["seed"], len(r["achievements"]), r["steps"], r["programs"], r["died"],
+            ", ".join(r["achievements"])))
+    mean = sum(counts) / len(counts)
+    check("9 baseline skill set: mean achievements per episode >= 8", mean >= 8,
+          "mean %.1f, per seed %s, %.0f s" % (mean, counts, time.monotonic() - t))
+
+
+def main():
+    sandbox = "--bwrap" in sys.argv or os.environ.get("CRAFTER_TEST_BWRAP") == "1"
+    quick = "--quick" in sys.argv
+    tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
+             lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing]
+    if sandbox:
+        tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
+    if not quick:
+        tests.append(test_baseline)
+    for test in tests:
+        try:
+            test()
+        except Exception as e:  # a crash is a failure, not the end of the run
+            check(getattr(test, "__name__", "test"), False, "%s: %s" % (type(e).__name__, e))
+    print("%d failed" % len(FAILED) if FAILED else "all passed")
+    sys.exit(1 if FAILED else 0)
+
+
+if __name__ == "__main__":
+    main()
