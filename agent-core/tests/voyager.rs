@@ -524,3 +524,46 @@ async fn an_environment_without_a_program_api_is_refused() {
         .unwrap_err();
     assert!(err.to_string().contains("data.api"), "{err}");
 }
+
+#[tokio::test]
+async fn a_corrupt_checkpoint_is_an_error_naming_it_and_is_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let checkpoint = dir.path().join("session.json");
+    std::fs::write(&checkpoint, "{\"work\": {\"candid").unwrap();
+    let events = MemoryEvents::default();
+    let err = agent(scripted(answers(&[])), None, |_| {})
+        .solve(
+            &task(),
+            &mut Forge::default(),
+            &events,
+            Some(checkpoint.clone()),
+        )
+        .await
+        .unwrap_err();
+    let text = err.to_string();
+    assert!(
+        text.contains("session.json") && text.contains("not a complete checkpoint"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(&checkpoint).unwrap(),
+        "{\"work\": {\"candid",
+        "left as it was"
+    );
+}
+
+#[tokio::test]
+async fn a_program_named_like_an_api_function_is_not_stored() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory(dir.path());
+    let shadow = "```python\ndef collect():\n    \"\"\"Shadows the API.\"\"\"\n    pass\ncollect('wood', 1)\n```";
+    let model = scripted(answers(&["Task: collect_wood", shadow]));
+    let a = agent(model, Some(memory.clone()), |c| c.voyager.iterations = 1);
+    let (_, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("collect_wood".into(), true, 1)]);
+    assert!(events
+        .iter()
+        .any(|e| matches!(e, Event::SkillWrite { outcome, name, .. }
+        if name == "collect" && outcome.starts_with("refused"))));
+    assert!(skills(&memory).await.is_empty());
+}

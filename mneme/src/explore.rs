@@ -175,14 +175,13 @@ pub async fn explore(mut config: Config, args: ExploreArgs) -> anyhow::Result<()
     print_outcome(&run_dir)
 }
 
-/// `mneme resume` of an explore run sums it up the same way.
+/// Sums a finished explore run up on the terminal and writes its report (`mneme resume` of an
+/// explore run does the same).
 pub fn print_outcome(run_dir: &Path) -> anyhow::Result<()> {
+    let (_, html) = crate::report::write(run_dir)?;
+    eprintln!("mneme: report: {}", html.display());
     let accounts = accounts(run_dir)?;
-    let episodes: Vec<Vec<String>> = accounts
-        .iter()
-        .flat_map(|a| a["episodes"].as_array().cloned().unwrap_or_default())
-        .map(|e| strings(&e["achievements"]))
-        .collect();
+    let episodes = episodes_of(&accounts);
     for (i, a) in accounts.iter().enumerate() {
         let unique = strings(&a["unique_achievements"]);
         println!(
@@ -195,15 +194,32 @@ pub fn print_outcome(run_dir: &Path) -> anyhow::Result<()> {
             a["skills"].as_array().map_or(0, Vec::len)
         );
     }
-    if !episodes.is_empty() {
-        let mean = episodes.iter().map(Vec::len).sum::<usize>() as f64 / episodes.len() as f64;
-        println!(
-            "{} episodes: {mean:.2} achievements per episode; Crafter score {:.2}%",
-            episodes.len(),
-            crafter_score(&episodes)
-        );
+    if let Some(line) = score_line(&episodes) {
+        println!("{line}");
     }
     Ok(())
+}
+
+/// Every episode's achievements, over the sessions' accounts.
+pub fn episodes_of(accounts: &[Value]) -> Vec<Vec<String>> {
+    accounts
+        .iter()
+        .flat_map(|a| a["episodes"].as_array().cloned().unwrap_or_default())
+        .map(|e| strings(&e["achievements"]))
+        .collect()
+}
+
+/// `N episodes: M achievements per episode; Crafter score S%`, or `None` without episodes.
+pub fn score_line(episodes: &[Vec<String>]) -> Option<String> {
+    if episodes.is_empty() {
+        return None;
+    }
+    let mean = episodes.iter().map(Vec::len).sum::<usize>() as f64 / episodes.len() as f64;
+    Some(format!(
+        "{} episodes: {mean:.2} achievements per episode; Crafter score {:.2}%",
+        episodes.len(),
+        crafter_score(episodes)
+    ))
 }
 
 /// Each finished session's account (the voyager strategy's submitted candidate).

@@ -5,6 +5,7 @@ pub mod commands;
 pub mod config;
 pub mod envs;
 pub mod explore;
+pub mod explore_report;
 pub mod local;
 pub mod preflight;
 pub mod report;

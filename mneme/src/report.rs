@@ -15,7 +15,8 @@ const FONTS: &[&str] = &[
     "/usr/share/fonts/TTF/DejaVuSans.ttf",
 ];
 
-fn register_font() -> anyhow::Result<()> {
+/// Registers the charts' font once (see [`FONTS`]).
+pub(crate) fn register_font() -> anyhow::Result<()> {
     static DONE: std::sync::OnceLock<Result<(), String>> = std::sync::OnceLock::new();
     DONE.get_or_init(|| {
         let candidates: Vec<PathBuf> = std::env::var_os("MNEME_FONT")
@@ -389,6 +390,10 @@ fn render(
             let name = agent_core::run::task_file_stem(task);
             md.push_str(&format!("- [{task}](trees/{name}.svg)\n"));
         }
+    }
+    if let Some((md_part, html_part)) = crate::explore_report::section(out, run_dirs)? {
+        md.push_str(&md_part);
+        html.push_str(&html_part);
     }
     html.push_str("</body></html>\n");
     let (md_path, html_path) = (run.join("report.md"), run.join("report.html"));

@@ -149,6 +149,12 @@ fn an_explore_session_killed_with_sigkill_resumes_at_the_same_iteration() {
             .collect()
     };
     assert_eq!(strip(resumed), strip(iterations(&env.path("whole"))));
+    // The report draws the session: achievements by iteration, milestones, the library.
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(
+        html.contains("unique achievements by iteration") && html.contains("Skill library"),
+        "no exploration section"
+    );
     // Every program ran in the real Crafter: each iteration's events name its achievements or
     // its failure, and the library lists what the session stored.
     let out = env.run(&["skills", "list", "--library", "whole"]);

@@ -149,6 +149,12 @@ pub enum Event {
         version: u32,
         /// `new`, `new_version`, `unchanged`, or `refused: why`.
         outcome: String,
+        /// Its description.
+        #[serde(default)]
+        description: String,
+        /// Its code.
+        #[serde(default)]
+        code: String,
     },
     /// The task ended with an error.
     TaskError {

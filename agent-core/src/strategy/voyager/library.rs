@@ -102,6 +102,11 @@ pub async fn store(
     let Some(name) = program.main.clone() else {
         return Ok(None);
     };
+    let code = program.skill_code();
+    let description = program
+        .docstring()
+        .map(|d| format!("{d} (task: {goal})"))
+        .unwrap_or_else(|| format!("{name}: {goal}"));
     let emit = |work: &Work<'_>, version: u32, outcome: String| {
         work.events().emit(Event::SkillWrite {
             task_id: work.task().id.clone(),
@@ -109,13 +114,14 @@ pub async fn store(
             name: name.clone(),
             version,
             outcome,
+            description: description.clone(),
+            code: code.clone(),
         })
     };
     if api_names.iter().any(|n| n == &name) {
         emit(work, 0, "refused: the name is an API function's".into());
         return Ok(None);
     }
-    let code = program.skill_code();
     let latest = all_latest(work)
         .await?
         .into_iter()
@@ -128,13 +134,10 @@ pub async fn store(
         Some(f) => f.skill.version + 1,
         None => 1,
     };
-    let description = program
-        .docstring()
-        .unwrap_or_else(|| format!("{name}: {goal}"));
     let skill = Skill {
         name: name.clone(),
-        description: format!("{description} (task: {goal})"),
-        code,
+        description: description.clone(),
+        code: code.clone(),
         language: "python".into(),
         version,
         successes: 1,
