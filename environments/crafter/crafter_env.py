@@ -192,17 +192,14 @@ Recipes:
 Vitals: food from eating cows/ripe plants, drink from water, energy from sleeping; health falls
 when any is 0. Zombies come out on grass at night; skeletons live in dark tunnels; lava kills.
 
-Example:
-def main():
-    collect('wood', 5)
-    place('table')
-    make('wood_pickaxe')
-    make('wood_sword')
-    if observe()['vitals']['drink'] < 5:
-        collect('drink', 4)
-    print(inventory())
+Example (a task of its own; write yours for your task):
+def drink_until_full():
+    '''Drinks water until drink is 9.'''
+    while observe()['vitals']['drink'] < 9:
+        if collect('drink', 1) == 0:
+            explore(20)
 
-main()
+drink_until_full()
 """ % (OUTPUT_KEEP, _recipes_doc())
 
 
@@ -381,6 +378,7 @@ class Game:
             "output": "",
             "steps_used": 0,
             "died": self.died,
+            "state": self.state_text(),
         }
         if extra:
             d.update(extra)

@@ -85,7 +85,7 @@ pub async fn judge(
     }
     let prompt = work.prompts().render(
         "voyager_critic",
-        json!({"goal": goal, "before": before.text, "after": session.observation.text}),
+        json!({"goal": goal, "before": super::session::state_of(before), "after": session.observation.text}),
     )?;
     let asked = work
         .ask(Ask {

@@ -111,7 +111,7 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
     }
     let (done, failed) = episode_tasks(session);
     let context = json!({
-        "state": session.observation.text,
+        "state": super::session::state_of(&session.observation),
         "achievements": session.episode_achievements(),
         "achievements_all": session.world.achievements_all,
         "warmup": session.world.warmup,

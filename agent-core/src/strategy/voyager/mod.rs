@@ -266,7 +266,7 @@ async fn write_program(
         "api": session.world.api,
         "skills": skills,
         "goal": shown.goal,
-        "state": session.observation.text,
+        "state": session::state_of(&session.observation),
         "lessons": shown.lessons,
         "previous": previous,
     });

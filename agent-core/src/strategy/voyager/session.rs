@@ -53,6 +53,16 @@ impl World {
     }
 }
 
+/// The state alone: `observation.data.state` where the environment sends it (Crafter's text
+/// also carries the last program's feedback, which prompts show elsewhere), else the text.
+pub fn state_of(observation: &Observation) -> &str {
+    observation
+        .data
+        .get("state")
+        .and_then(|s| s.as_str())
+        .unwrap_or(&observation.text)
+}
+
 /// The fields of `observation.data` the session follows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
