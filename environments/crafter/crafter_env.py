@@ -192,14 +192,23 @@ Recipes:
 Vitals: food from eating cows/ripe plants, drink from water, energy from sleeping; health falls
 when any is 0. Zombies come out on grass at night; skeletons live in dark tunnels; lava kills.
 
-Example (a task of its own; write yours for your task):
+Examples (each for a task of its own; write yours for your task):
 def drink_until_full():
     '''Drinks water until drink is 9.'''
     while observe()['vitals']['drink'] < 9:
         if collect('drink', 1) == 0:
             explore(20)
 
-drink_until_full()
+def get_coal():
+    '''Collects one coal; coal needs a wood pickaxe, made next to a table.'''
+    if inventory()['wood_pickaxe'] == 0:
+        collect('wood', 3)
+        if not make('wood_pickaxe'):
+            place('table')
+            make('wood_pickaxe')
+    collect('coal', 1)
+
+get_coal()
 """ % (OUTPUT_KEEP, _recipes_doc())
 
 
