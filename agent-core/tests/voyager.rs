@@ -567,3 +567,29 @@ async fn a_program_named_like_an_api_function_is_not_stored() {
         if name == "collect" && outcome.starts_with("refused"))));
     assert!(skills(&memory).await.is_empty());
 }
+
+#[tokio::test]
+async fn a_prompt_too_long_for_the_context_fails_the_round_not_the_session() {
+    use agent_core::llm::{LlmError, ScriptedTurn};
+    let too_long = || {
+        ScriptedTurn::Fail(LlmError::ContextLength {
+            provider: "p".into(),
+            message: "4100 tokens > 4096".into(),
+        })
+    };
+    let turns = vec![
+        too_long(), // the curriculum: the warm-up order instead
+        too_long(), // round 1's program: nothing ran
+        ScriptedTurn::Answer(GET_WOOD.into()),
+    ];
+    let model = scripted(turns);
+    let (solved, events) = solve(
+        &agent(model.clone(), None, |c| c.voyager.iterations = 1),
+        &mut Forge::default(),
+        None,
+    )
+    .await;
+    assert_eq!(iterations(&events), vec![("collect_wood".into(), true, 2)]);
+    assert!(solved.error.is_none());
+    assert!(env_source_has(&model, 2, "did not fit the model's context"));
+}

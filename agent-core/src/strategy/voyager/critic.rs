@@ -3,8 +3,7 @@
 //! before and after, with a reason), else (the critic off) "it ran without an error".
 
 use super::session::{Session, Status};
-use crate::agent::{AgentError, Ask, Work};
-use crate::llm::Message;
+use crate::agent::{AgentError, Work};
 use environments::Observation;
 use serde_json::json;
 
@@ -87,24 +86,15 @@ pub async fn judge(
         "voyager_critic",
         json!({"goal": goal, "before": super::session::state_of(before), "after": session.observation.text}),
     )?;
-    let asked = work
-        .ask(Ask {
-            purpose: "critic",
-            label: session.iteration + 1,
-            messages: vec![Message::user(prompt)],
-            temperature: 0.0,
-            max_tokens: 96,
-            seed: None,
-        })
-        .await;
-    let reply = match asked {
-        Err(e) if super::too_long(&e) => {
+    let label = session.iteration + 1;
+    let reply = match super::ask_greedy(work, "critic", label, prompt, 96).await? {
+        Ok(reply) => reply,
+        Err(why) => {
             return Ok(Verdict {
                 success: false,
-                reason: format!("the critic's prompt did not fit the model's context ({e})"),
+                reason: format!("the critic's prompt did not fit the model's context ({why})"),
             })
         }
-        other => other?,
     };
     Ok(parse_critique(&reply).unwrap_or(Verdict {
         success: false,

@@ -3,8 +3,7 @@
 //! (and, with the curriculum off, the fixed task list).
 
 use super::session::Session;
-use crate::agent::{AgentError, Ask, Work};
-use crate::llm::Message;
+use crate::agent::{AgentError, Work};
 use serde_json::json;
 
 /// The next task and where it came from.
@@ -119,19 +118,9 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
         "failed": failed.iter().rev().take(10).map(|(g, n)| format!("{g} ({n}x)")).collect::<Vec<_>>(),
     });
     let prompt = work.prompts().render("voyager_curriculum", &context)?;
-    let asked = work
-        .ask(Ask {
-            purpose: "curriculum",
-            label: session.iteration + 1,
-            messages: vec![Message::user(prompt)],
-            temperature: 0.0,
-            max_tokens: 48,
-            seed: None,
-        })
-        .await;
-    let reply = match asked {
-        Err(e) if super::too_long(&e) => return Ok(fixed("fallback: the prompt was too long")),
-        other => other?,
+    let label = session.iteration + 1;
+    let Ok(reply) = super::ask_greedy(work, "curriculum", label, prompt, 48).await? else {
+        return Ok(fixed("fallback: the prompt was too long"));
     };
     Ok(match parse_task(&reply) {
         None => fixed("fallback: the reply named no task"),

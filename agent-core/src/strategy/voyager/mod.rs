@@ -190,6 +190,32 @@ pub(crate) fn too_long(error: &AgentError) -> bool {
     matches!(error, AgentError::Model(e) if e.class() == crate::llm::ErrorClass::ContextLength)
 }
 
+/// Asks one greedy question of a session (curriculum, critic, reflection); `Err(why)` inside
+/// `Ok` when the prompt did not fit the model's context (the caller falls back, the session
+/// goes on).
+pub(crate) async fn ask_greedy(
+    work: &mut Work<'_>,
+    purpose: &str,
+    label: u32,
+    prompt: String,
+    max_tokens: u32,
+) -> Result<Result<String, String>, AgentError> {
+    let asked = work
+        .ask(Ask {
+            purpose,
+            label,
+            messages: vec![Message::user(prompt)],
+            temperature: 0.0,
+            max_tokens,
+            seed: None,
+        })
+        .await;
+    match asked {
+        Err(e) if too_long(&e) => Ok(Err(e.to_string())),
+        other => other.map(Ok),
+    }
+}
+
 /// What the program prompt shows.
 struct Shown<'s> {
     goal: &'s str,
@@ -371,19 +397,10 @@ async fn learn(
             "critique": round.verdict.reason,
         }),
     )?;
-    let asked = work
-        .ask(Ask {
-            purpose: "reflect",
-            label: session.iteration + 1,
-            messages: vec![Message::user(prompt)],
-            temperature: 0.0,
-            max_tokens: work.config().reflection_max_tokens,
-            seed: None,
-        })
-        .await;
-    let reply = match asked {
-        Err(e) if too_long(&e) => return Ok(()),
-        other => other?,
+    let max_tokens = work.config().reflection_max_tokens;
+    let label = session.iteration + 1;
+    let Ok(reply) = ask_greedy(work, "reflect", label, prompt, max_tokens).await? else {
+        return Ok(());
     };
     let text = crate::agent::code::prose_only(&reply);
     work.events().emit(Event::Reflection {
