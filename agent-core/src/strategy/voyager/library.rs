@@ -231,3 +231,42 @@ pub async fn remember_lesson(
     });
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn hit(name: &str, version: u32, score: f32, successes: u32, failures: u32) -> Recalled {
+        Recalled {
+            id: format!("{name}-{version}"),
+            score,
+            record: Record::Skill(Skill {
+                name: name.into(),
+                description: String::new(),
+                code: String::new(),
+                language: "python".into(),
+                version,
+                successes,
+                failures,
+                tags: vec![],
+                created_at: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_latest_version_counts_and_a_failing_skill_loses_rank() {
+        let ranked = latest_ranked(vec![
+            hit("wood", 1, 0.90, 1, 0),
+            hit("wood", 2, 0.80, 1, 0),
+            hit("table", 1, 0.85, 1, 0),
+            hit("sword", 1, 0.95, 1, 5),
+        ]);
+        let order: Vec<(&str, u32)> = ranked
+            .iter()
+            .map(|(_, f)| (f.skill.name.as_str(), f.skill.version))
+            .collect();
+        // sword: 0.95 - 4 x 0.05 = 0.75, below table (0.85) and wood v2 (0.80).
+        assert_eq!(order, [("table", 1), ("wood", 2), ("sword", 1)]);
+    }
+}
