@@ -307,7 +307,8 @@ struct RunCli {
     /// (docs/environments.md), e.g. "python3 my_env.py"; one process per task.
     #[arg(long, requires = "tasks")]
     env: Option<String>,
-    /// simple, reflexion, best_of_n, lats or mcts (default: agent.strategy).
+    /// simple, reflexion, best_of_n, lats, mcts, or voyager (with an environment that runs
+    /// programs: see `mneme explore`) (default: agent.strategy).
     #[arg(long, value_parser = agent_core::strategy::parse_name)]
     strategy: Option<String>,
     /// Trials per task (default: agent.trials).
