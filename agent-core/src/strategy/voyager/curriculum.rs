@@ -109,7 +109,15 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
         return Ok(fixed("fixed"));
     }
     let (done, failed) = episode_tasks(session);
+    let have = session.episode_achievements();
+    let open: Vec<&String> = session
+        .world
+        .warmup
+        .iter()
+        .filter(|t| !have.contains(t))
+        .collect();
     let context = json!({
+        "open": open,
         "state": super::session::state_of(&session.observation),
         "achievements": session.episode_achievements(),
         "achievements_all": session.world.achievements_all,

@@ -1,0 +1,104 @@
+#!/usr/bin/env python3
+"""Sums up a Crafter study (scripts/bench-crafter.sh) from its run directories, finished or not:
+per variant, the iterations logged, tasks judged done, unique achievements and when each was first
+unlocked, skills stored, episodes, model calls and tokens; and for a finished frozen evaluation,
+achievements per episode and the Crafter score.
+
+    scripts/crafter-progress.py bench-runs/crafter-qwen2.5-coder-0.5b [--upto N]
+
+--upto N counts only iterations 1..N of every session (an equal budget of iterations when the
+sessions are at different points).
+"""
+import json
+import math
+import sys
+from pathlib import Path
+
+ACHIEVEMENTS = """collect_coal collect_diamond collect_drink collect_iron collect_sapling collect_stone
+collect_wood defeat_skeleton defeat_zombie eat_cow eat_plant make_iron_pickaxe make_iron_sword
+make_stone_pickaxe make_stone_sword make_wood_pickaxe make_wood_sword place_furnace place_plant
+place_stone place_table wake_up""".split()
+
+
+def events(run):
+    path = run / "events.jsonl"
+    if not path.exists():
+        return []
+    out = []
+    for line in path.read_text().splitlines():
+        try:
+            out.append(json.loads(line))
+        except json.JSONDecodeError:
+            pass  # a line cut by a kill
+    return out
+
+
+def session(run, upto):
+    its = [e for e in events(run) if e["type"] == "iteration" and e["iteration"] <= upto]
+    its = list({e["iteration"]: e for e in its}.values())
+    if not its:
+        return None
+    first = {}
+    for e in sorted(its, key=lambda e: e["iteration"]):
+        for a in e["new_achievements"]:
+            first.setdefault(a, e["iteration"])
+    last = max(its, key=lambda e: e["iteration"])
+    calls = [e for e in events(run) if e["type"] == "model_call"]
+    return {
+        "iterations": last["iteration"],
+        "done": sum(e["success"] for e in its),
+        "unique": len(last["achievements"]),
+        "skills": last["skills"],
+        "episodes": last["episode"] + 1,
+        "tokens": last["tokens"],
+        "by_model": sum(e["proposed_by"] == "model" for e in its),
+        "first": first,
+        "calls_logged": len(calls),
+    }
+
+
+def score(episodes):
+    n = len(episodes)
+    rates = [100.0 * sum(a in e for e in episodes) / n for a in ACHIEVEMENTS]
+    return math.exp(sum(math.log(1 + r) for r in rates) / len(rates)) - 1
+
+
+def evaluation(run):
+    path = run / "results.jsonl"
+    if not path.exists():
+        return None
+    episodes = []
+    for line in path.read_text().splitlines():
+        r = json.loads(line)
+        if r.get("submitted_code"):
+            account = json.loads(r["submitted_code"])
+            episodes += [e["achievements"] for e in account["episodes"]]
+    if not episodes:
+        return None
+    return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes)
+
+
+def main():
+    root = Path(sys.argv[1])
+    upto = int(sys.argv[sys.argv.index("--upto") + 1]) if "--upto" in sys.argv else 10**9
+    print("| variant | iterations | tasks done | tasks the model proposed | unique achievements | "
+          "skills | episodes | tokens | first unlocked (iteration) |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for run in sorted(p for p in root.iterdir() if (p / "run.json").exists()):
+        if run.name.endswith("-eval"):
+            continue
+        s = session(run, upto)
+        if s is None:
+            continue
+        firsts = ", ".join(f"{a} {i}" for a, i in sorted(s["first"].items(), key=lambda x: x[1]))
+        print(f"| {run.name} | {s['iterations']} | {s['done']} | {s['by_model']} | {s['unique']} | "
+              f"{s['skills']} | {s['episodes']} | {s['tokens']:,} | {firsts} |")
+    for run in sorted(root.glob("*-eval")):
+        e = evaluation(run)
+        if e:
+            print(f"{run.name}: {e[0]} episodes, {e[1]:.2f} achievements per episode, "
+                  f"Crafter score {e[2]:.1f} %")
+
+
+if __name__ == "__main__":
+    main()
