@@ -593,3 +593,30 @@ async fn a_prompt_too_long_for_the_context_fails_the_round_not_the_session() {
     assert!(solved.error.is_none());
     assert!(env_source_has(&model, 2, "did not fit the model's context"));
 }
+
+#[tokio::test]
+async fn two_libraries_in_one_store_keep_their_own_skills() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory(dir.path());
+    for library in ["a", "b"] {
+        let model = scripted(answers(&["Task: collect_wood", GET_WOOD]));
+        let a = agent(model, Some(memory.clone()), |c| {
+            c.voyager.iterations = 1;
+            c.voyager.library = library.into();
+        });
+        let (_, events) = solve(&a, &mut Forge::default(), None).await;
+        assert!(
+            events
+                .iter()
+                .any(|e| matches!(e, Event::SkillWrite { outcome, .. } if outcome == "new")),
+            "library {library} stores its own get_wood"
+        );
+    }
+    let libraries: Vec<String> = skills(&memory)
+        .await
+        .into_iter()
+        .map(|s| s.library)
+        .collect();
+    assert_eq!(libraries.len(), 2);
+    assert!(libraries.contains(&"a".to_string()) && libraries.contains(&"b".to_string()));
+}

@@ -85,6 +85,10 @@ pub struct Skill {
     pub successes: u32,
     /// Times it failed when used.
     pub failures: u32,
+    /// The library it belongs to: skills of two libraries never share an id, whatever their
+    /// names and versions.
+    #[serde(default)]
+    pub library: String,
     /// Free-form tags.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -152,7 +156,7 @@ impl Record {
     }
 
     /// Its deterministic id: reflections by task, trial, text and tags (a run tags its
-    /// own); skills by name and version; insights by text.
+    /// own); skills by library, name and version; insights by text.
     pub fn id(&self) -> String {
         match self {
             Record::Reflection(r) => {
@@ -168,7 +172,7 @@ impl Record {
                     &tags,
                 ])
             }
-            Record::Skill(s) => content_id(&["skill", &s.name, &s.version.to_string()]),
+            Record::Skill(s) => content_id(&["skill", &s.library, &s.name, &s.version.to_string()]),
             Record::Insight(i) => content_id(&["insight", &i.text]),
         }
     }

@@ -87,6 +87,7 @@ async fn records_round_trip(store: Arc<dyn VectorStore>) {
         version: 1,
         successes: 0,
         failures: 0,
+        library: "default".into(),
         tags: vec![],
         created_at: memory::record::now(),
     });

@@ -142,6 +142,7 @@ pub async fn store(
         version,
         successes: 1,
         failures: 0,
+        library: work.config().voyager.library.clone(),
         tags: vec![tag(work), work.run_tag()],
         created_at: memory::record::now(),
     };
@@ -248,6 +249,7 @@ mod tests {
                 version,
                 successes,
                 failures,
+                library: "l".into(),
                 tags: vec![],
                 created_at: 0,
             }),

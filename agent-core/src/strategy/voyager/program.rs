@@ -156,6 +156,7 @@ mod tests {
                 version: 1,
                 successes: 0,
                 failures: 0,
+                library: "l".into(),
                 tags: vec![],
                 created_at: 0,
             },
