@@ -164,6 +164,36 @@ fn an_explore_session_killed_with_sigkill_resumes_at_the_same_iteration() {
         String::from_utf8_lossy(&out.stderr)
     );
     let listed = String::from_utf8_lossy(&out.stdout);
+    let exported = env.path("whole-skills.py");
+    let out = env.run(&[
+        "skills",
+        "export",
+        exported.to_str().unwrap(),
+        "--library",
+        "whole",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let file = std::fs::read_to_string(&exported).unwrap();
+    assert!(file.starts_with("# Skill library \"whole\""), "{file}");
+    // Every skill the session stored is in the export, by name.
+    for line in listed
+        .lines()
+        .skip(1)
+        .filter(|l| !l.contains("skills in library"))
+    {
+        let name = line.split_whitespace().next().unwrap_or_default();
+        assert!(
+            file.contains(&format!("def {name}(")),
+            "{name} missing from the export"
+        );
+    }
+    let out = env.run(&["skills", "show", "no_such_skill", "--library", "whole"]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("has no skill \"no_such_skill\""));
     assert!(
         listed.contains("skills in library") || listed.contains("has no skills yet"),
         "{listed}"
