@@ -258,6 +258,14 @@ impl MemoryBank {
         self.search(text, &Filter::kind(RecordKind::Skill), k).await
     }
 
+    /// The latest version of every skill of skill library `library`, by name.
+    pub async fn library_skills(&self, library: &str) -> Result<Vec<Recalled>> {
+        let hits = self.records(&Filter::library_skills(library)).await?;
+        let mut latest = latest_skill_versions(hits);
+        latest.sort_by(|a, b| skill_name(a).cmp(skill_name(b)));
+        Ok(latest)
+    }
+
     /// Every record satisfying `filter`, in the store's order (a library listing, say).
     pub async fn records(&self, filter: &Filter) -> Result<Vec<Recalled>> {
         scroll_all(self.store.as_ref(), filter)
@@ -476,4 +484,31 @@ impl MemoryBank {
         }
         Ok(n)
     }
+}
+
+fn skill_name(r: &Recalled) -> &str {
+    match &r.record {
+        Record::Skill(s) => &s.name,
+        _ => "",
+    }
+}
+
+/// Of the skills among `hits`, the latest version of each name, in the order of the hits
+/// (other records are dropped). Skills are versioned under one name; older versions stay stored.
+pub fn latest_skill_versions(hits: Vec<Recalled>) -> Vec<Recalled> {
+    let mut latest: Vec<Recalled> = Vec::new();
+    for hit in hits {
+        let Record::Skill(skill) = &hit.record else {
+            continue;
+        };
+        match latest.iter_mut().find(|l| skill_name(l) == skill.name) {
+            Some(kept) => {
+                if matches!(&kept.record, Record::Skill(k) if k.version < skill.version) {
+                    *kept = hit;
+                }
+            }
+            None => latest.push(hit),
+        }
+    }
+    latest
 }

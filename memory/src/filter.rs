@@ -22,6 +22,11 @@ pub struct Filter {
     pub created_until: Option<i64>,
 }
 
+/// The tag that puts a record in library `library`: `library:NAME`.
+pub fn library_tag(library: &str) -> String {
+    format!("library:{library}")
+}
+
 impl Filter {
     /// Everything.
     pub fn all() -> Self {
@@ -33,6 +38,10 @@ impl Filter {
             kind: Some(kind),
             ..Self::default()
         }
+    }
+    /// The skills of skill library `library` (records tagged `library:NAME`).
+    pub fn library_skills(library: &str) -> Self {
+        Self::kind(RecordKind::Skill).tags_any(vec![library_tag(library)])
     }
     /// Also: only this task.
     pub fn task(mut self, task_id: impl Into<String>) -> Self {

@@ -15,9 +15,11 @@ pub mod filter;
 pub mod record;
 pub mod store;
 
-pub use bank::{BankConfig, MemoryBank, Recalled, ScoreWeights, Stats, Stored};
+pub use bank::{
+    latest_skill_versions, BankConfig, MemoryBank, Recalled, ScoreWeights, Stats, Stored,
+};
 pub use embed::{Embedder, LocalEmbedder};
 pub use error::{MemoryError, Result};
-pub use filter::Filter;
+pub use filter::{library_tag, Filter};
 pub use record::{Insight, Record, RecordKind, Reflection, Skill};
 pub use store::{Hit, Point, VectorStore};

@@ -2,6 +2,7 @@
 //! iterations (Voyager's main figure), the milestones of the tech tree and when each was first
 //! reached, and the skill library the session wrote (each skill's code in `skills/`).
 
+use crate::report::escape;
 use plotters::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -139,12 +140,6 @@ fn curve_chart(curves: &BTreeMap<String, Vec<(u32, usize)>>) -> anyhow::Result<S
         root.present().map_err(|e| anyhow::anyhow!("{e}"))?;
     }
     Ok(out)
-}
-
-fn escape(s: &str) -> String {
-    s.replace('&', "&amp;")
-        .replace('<', "&lt;")
-        .replace('>', "&gt;")
 }
 
 /// The section (markdown, HTML) for `run_dirs`' sessions, its chart and each skill's code written

@@ -145,7 +145,8 @@ fn by_call(summary: &Summary) -> String {
     }
 }
 
-fn escape(s: &str) -> String {
+/// `s` safe as HTML text.
+pub(crate) fn escape(s: &str) -> String {
     s.replace('&', "&amp;")
         .replace('<', "&lt;")
         .replace('>', "&gt;")

@@ -3,23 +3,20 @@
 
 use crate::config::Config;
 use anyhow::Context;
-use memory::{Filter, Record, RecordKind, Skill};
-use std::collections::BTreeMap;
+use memory::{Record, Skill};
 use std::path::Path;
 
 /// The latest version of every skill of `library`, by name.
 async fn latest(config: &Config, library: &str) -> anyhow::Result<Vec<Skill>> {
     let bank = crate::wiring::memory_bank(config, false).await?;
-    let filter = Filter::kind(RecordKind::Skill).tags_any(vec![format!("library:{library}")]);
-    let mut by_name: BTreeMap<String, Skill> = BTreeMap::new();
-    for hit in bank.records(&filter).await? {
-        if let Record::Skill(s) = hit.record {
-            if by_name.get(&s.name).is_none_or(|k| k.version < s.version) {
-                by_name.insert(s.name.clone(), s);
-            }
-        }
-    }
-    Ok(by_name.into_values().collect())
+    let latest = bank.library_skills(library).await?;
+    Ok(latest
+        .into_iter()
+        .filter_map(|hit| match hit.record {
+            Record::Skill(s) => Some(s),
+            _ => None,
+        })
+        .collect())
 }
 
 /// `mneme skills list`.

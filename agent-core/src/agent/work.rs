@@ -212,30 +212,31 @@ impl<'a> Work<'a> {
 
     fn record(&mut self, mut attempt: Attempt) -> Attempt {
         if let Some(content) = &attempt.content {
-            self.state.candidates.push(Candidate {
-                content: content.clone(),
-                attempt: self.state.choice_by_attempt.len() as u32 + 1,
-                calls_at: self.calls(),
-                score: attempt.score,
-                passed: attempt.passed,
-            });
-            attempt.candidate = Some(self.state.candidates.len() - 1);
+            let number = self.state.choice_by_attempt.len() as u32 + 1;
+            let index = self.push_candidate(content.clone(), number, attempt.score, attempt.passed);
+            attempt.candidate = Some(index);
         }
         self.state.choice_by_attempt.push(self.state.choice);
         attempt
     }
 
-    /// Records a candidate the strategy made without an attempt of the actor (a session's
-    /// account, say) and returns its index, for [`Work::choose`].
-    pub fn offer(&mut self, content: String, score: f64, passed: bool) -> usize {
+    /// Adds a candidate made by attempt `attempt` (1-based) now; its index.
+    fn push_candidate(&mut self, content: String, attempt: u32, score: f64, passed: bool) -> usize {
         self.state.candidates.push(Candidate {
             content,
-            attempt: self.state.choice_by_attempt.len() as u32,
+            attempt,
             calls_at: self.calls(),
             score,
             passed,
         });
         self.state.candidates.len() - 1
+    }
+
+    /// Records a candidate the strategy made without an attempt of the actor (a session's
+    /// account, say), as of the last attempt, and returns its index, for [`Work::choose`].
+    pub fn offer(&mut self, content: String, score: f64, passed: bool) -> usize {
+        let last = self.state.choice_by_attempt.len() as u32;
+        self.push_candidate(content, last, score, passed)
     }
 
     /// The candidate the strategy would submit if it stopped now (it is the submission when

@@ -36,6 +36,19 @@ pub trait Strategy: Send + Sync {
     async fn solve(&self, work: &mut Work<'_>) -> Result<(), AgentError>;
 }
 
+/// Refuses a coding task for a strategy that acts in an environment (`mcts`, `voyager`):
+/// [`AgentError::Unsuited`] with `reason`.
+pub(crate) fn refuse_code(work: &Work<'_>, strategy: &str, reason: &str) -> Result<(), AgentError> {
+    if matches!(work.task().kind, environments::TaskKind::Code(_)) {
+        return Err(AgentError::Unsuited {
+            strategy: strategy.into(),
+            task: work.task().id.clone(),
+            reason: reason.into(),
+        });
+    }
+    Ok(())
+}
+
 /// The built-in strategies' names.
 pub const NAMES: &[&str] = &[
     "simple",

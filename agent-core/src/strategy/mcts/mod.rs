@@ -32,7 +32,7 @@ use crate::agent::episode::{next_action, Sampling, Transcript, Turn};
 use crate::agent::{AgentError, Event, Work};
 use crate::llm::Message;
 use async_trait::async_trait;
-use environments::{EnvError, TaskKind};
+use environments::EnvError;
 use serde::{Deserialize, Serialize};
 use states::States;
 use std::collections::BTreeMap;
@@ -79,13 +79,11 @@ impl Strategy for Mcts {
     }
 
     async fn solve(&self, work: &mut Work<'_>) -> Result<(), AgentError> {
-        if matches!(work.task().kind, TaskKind::Code(_)) {
-            return Err(AgentError::Unsuited {
-                strategy: "mcts".into(),
-                task: work.task().id.clone(),
-                reason: "it searches over the actions of an environment; for code, use lats".into(),
-            });
-        }
+        super::refuse_code(
+            work,
+            "mcts",
+            "it searches over the actions of an environment; for code, use lats",
+        )?;
         let mut search = start(work).await?;
         finish_ended_episodes(work, &mut search).await?;
         if let Some(phase) = search.phase {

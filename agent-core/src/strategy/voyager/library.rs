@@ -4,8 +4,7 @@
 
 use super::program::Program;
 use crate::agent::{AgentError, Event, Work};
-use memory::{Filter, Recalled, Record, RecordKind, Reflection, Skill, Stored};
-use std::collections::BTreeMap;
+use memory::{Filter, Recalled, Record, Reflection, Skill, Stored};
 
 /// A skill found for a task.
 #[derive(Clone, Debug, PartialEq)]
@@ -20,32 +19,23 @@ pub struct Found {
 const FAILURE_PENALTY: f32 = 0.05;
 
 fn tag(work: &Work<'_>) -> String {
-    format!("library:{}", work.config().voyager.library)
-}
-
-fn skill_filter(work: &Work<'_>) -> Filter {
-    Filter::kind(RecordKind::Skill).tags_any(vec![tag(work)])
+    memory::library_tag(&work.config().voyager.library)
 }
 
 /// The latest version of each skill among `hits`, best first by similarity less a penalty for
 /// failures beyond successes (a skill that keeps failing loses rank).
 fn latest_ranked(hits: Vec<Recalled>) -> Vec<(f32, Found)> {
-    let mut by_name: BTreeMap<String, (f32, Found)> = BTreeMap::new();
-    for hit in hits {
-        let Record::Skill(skill) = hit.record else {
-            continue;
-        };
-        let excess = skill.failures.saturating_sub(skill.successes) as f32;
-        let rank = hit.score - FAILURE_PENALTY * excess;
-        let newer = by_name
-            .get(&skill.name)
-            .is_none_or(|(_, f)| f.skill.version < skill.version);
-        if newer {
-            let found = Found { id: hit.id, skill };
-            by_name.insert(found.skill.name.clone(), (rank, found));
-        }
-    }
-    let mut ranked: Vec<(f32, Found)> = by_name.into_values().collect();
+    let mut ranked: Vec<(f32, Found)> = memory::latest_skill_versions(hits)
+        .into_iter()
+        .filter_map(|hit| match hit.record {
+            Record::Skill(skill) => {
+                let excess = skill.failures.saturating_sub(skill.successes) as f32;
+                let rank = hit.score - FAILURE_PENALTY * excess;
+                Some((rank, Found { id: hit.id, skill }))
+            }
+            _ => None,
+        })
+        .collect();
     ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
     ranked
 }
@@ -60,9 +50,8 @@ pub async fn retrieve(work: &mut Work<'_>, query: &str) -> Result<Vec<Found>, Ag
     else {
         return Ok(Vec::new());
     };
-    let hits = memory
-        .search(query, &skill_filter(work), config.skills_k * 4)
-        .await?;
+    let filter = Filter::library_skills(&config.library);
+    let hits = memory.search(query, &filter, config.skills_k * 4).await?;
     Ok(latest_ranked(hits)
         .into_iter()
         .take(config.skills_k)
@@ -75,10 +64,16 @@ pub async fn all_latest(work: &mut Work<'_>) -> Result<Vec<Found>, AgentError> {
     let Some(memory) = work.memory() else {
         return Ok(Vec::new());
     };
-    let hits = memory.records(&skill_filter(work)).await?;
-    let mut found: Vec<Found> = latest_ranked(hits).into_iter().map(|(_, f)| f).collect();
-    found.sort_by(|a, b| a.skill.name.cmp(&b.skill.name));
-    Ok(found)
+    let latest = memory
+        .library_skills(&work.config().voyager.library)
+        .await?;
+    Ok(latest
+        .into_iter()
+        .filter_map(|hit| match hit.record {
+            Record::Skill(skill) => Some(Found { id: hit.id, skill }),
+            _ => None,
+        })
+        .collect())
 }
 
 /// Stores the program that did `goal` as a skill: its main function (with the skills it

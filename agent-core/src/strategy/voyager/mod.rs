@@ -34,7 +34,7 @@ use crate::agent::{AgentError, Ask, Event, Work};
 use crate::llm::Message;
 use async_trait::async_trait;
 use critic::Verdict;
-use environments::{Action, EnvError, Observation, TaskKind};
+use environments::{Action, EnvError, Observation};
 use library::Found;
 use program::Program;
 use serde_json::json;
@@ -53,13 +53,11 @@ impl Strategy for Voyager {
     }
 
     async fn solve(&self, work: &mut Work<'_>) -> Result<(), AgentError> {
-        if matches!(work.task().kind, TaskKind::Code(_)) {
-            return Err(AgentError::Unsuited {
-                strategy: "voyager".into(),
-                task: work.task().id.clone(),
-                reason: "it explores an environment that runs programs (e.g. crafter)".into(),
-            });
-        }
+        super::refuse_code(
+            work,
+            "voyager",
+            "it explores an environment that runs programs (e.g. crafter)",
+        )?;
         let mut session = Session::start(work).await?;
         while goes_on(work, &mut session) {
             iterate(work, &mut session).await?;
@@ -97,6 +95,10 @@ struct Round {
     program: Option<Program>,
     feedback: String,
     verdict: Verdict,
+    /// What the environment reported after it.
+    status: Status,
+    /// The episode ended (by a death or its length).
+    ended: bool,
 }
 
 /// One iteration: a task, its rounds, what was learned, a checkpoint.
@@ -122,15 +124,15 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
             lessons: &lessons,
             last: last.as_ref(),
         };
-        let done = play_round(work, session, &shown, round).await?;
-        new_achievements.extend(done.1.new_achievements.iter().cloned());
-        if done.1.died {
+        let played = play_round(work, session, &shown, round).await?;
+        new_achievements.extend(played.status.new_achievements.iter().cloned());
+        if played.status.died {
             episode_over = Some("died");
-        } else if done.2 {
+        } else if played.ended {
             episode_over = Some("over");
         }
-        let success = done.0.verdict.success;
-        last = Some(done.0);
+        let success = played.verdict.success;
+        last = Some(played);
         if success || episode_over.is_some() {
             break;
         }
@@ -224,14 +226,13 @@ struct Shown<'s> {
     last: Option<&'s Round>,
 }
 
-/// One round: write a program, run it, judge it. Returns the round, the status after it, and
-/// whether the episode ended.
+/// One round: write a program, run it, judge it.
 async fn play_round(
     work: &mut Work<'_>,
     session: &mut Session,
     shown: &Shown<'_>,
     round: u32,
-) -> Result<(Round, Status, bool), AgentError> {
+) -> Result<Round, AgentError> {
     let before = session.observation.clone();
     let reply = match write_program(work, session, shown, round).await {
         Err(e) if too_long(&e) => Err(format!("the prompt did not fit the model's context ({e})")),
@@ -244,27 +245,29 @@ async fn play_round(
                 success: false,
                 reason: format!("nothing ran: {why}"),
             };
-            let round = Round {
+            return Ok(Round {
                 program: None,
                 feedback: verdict.reason.clone(),
                 verdict,
-            };
-            return Ok((round, Status::of(&before), false));
+                status: Status::of(&before),
+                ended: false,
+            });
         }
     };
-    let (status, over) = run_program(work, session, &program, &before).await?;
+    let (status, ended) = run_program(work, session, &program, &before).await?;
     let verdict = critic::judge(work, session, shown.goal, &before, &status).await?;
     let text = &session.observation.text;
     let feedback = match &status.error {
         Some(error) if !text.contains(error.as_str()) => format!("{text}\nError: {error}"),
         _ => text.clone(),
     };
-    let round = Round {
+    Ok(Round {
         program: Some(program),
         feedback,
         verdict,
-    };
-    Ok((round, status, over))
+        status,
+        ended,
+    })
 }
 
 /// Asks for a program: the API, the skills found, the task, the state, the lessons, and the
