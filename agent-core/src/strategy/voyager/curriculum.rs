@@ -22,7 +22,7 @@ fn episode_tasks(session: &Session) -> (Vec<String>, Vec<(String, u32)>) {
     for it in session
         .history
         .iter()
-        .filter(|h| h.episode == session.episode)
+        .filter(|h| h.episode == session.episode())
     {
         if it.success {
             if !done.contains(&it.goal) {

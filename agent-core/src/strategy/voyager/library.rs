@@ -87,10 +87,9 @@ pub async fn store(
     program: &Program,
     api_names: &[String],
 ) -> Result<Option<(String, u32)>, AgentError> {
-    let config = &work.config().voyager;
     let Some(memory) = work
         .memory()
-        .filter(|_| config.skill_library && config.learn)
+        .filter(|_| work.config().voyager.skill_library)
     else {
         return Ok(None);
     };
@@ -157,7 +156,7 @@ pub async fn count_uses(
     program: &Program,
     success: bool,
 ) -> Result<(), AgentError> {
-    let Some(memory) = work.memory().filter(|_| work.config().voyager.learn) else {
+    let Some(memory) = work.memory() else {
         return Ok(());
     };
     for found in used.iter().filter(|f| program.calls(&f.skill.name)) {
@@ -191,17 +190,14 @@ pub async fn lessons(work: &mut Work<'_>, goal: &str) -> Result<Vec<String>, Age
     Ok(texts)
 }
 
-/// Stores a reflection on a failed `goal` (when learning).
+/// Stores a reflection on a failed `goal`.
 pub async fn remember_lesson(
     work: &mut Work<'_>,
     iteration: u32,
     goal: &str,
     text: &str,
 ) -> Result<(), AgentError> {
-    let Some(memory) = work
-        .memory()
-        .filter(|_| work.config().voyager.learn && !text.trim().is_empty())
-    else {
+    let Some(memory) = work.memory().filter(|_| !text.trim().is_empty()) else {
         return Ok(());
     };
     let record = Record::Reflection(Reflection {

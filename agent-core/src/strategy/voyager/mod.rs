@@ -158,7 +158,7 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
         });
     session.history.push(IterationRecord {
         iteration: session.iteration,
-        episode: session.episode,
+        episode: session.episode(),
         goal: proposal.goal.clone(),
         success,
         reason: reason.clone(),
@@ -166,7 +166,7 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
     let event = Event::Iteration {
         task_id: work.task().id.clone(),
         iteration: session.iteration,
-        episode: session.episode,
+        episode: session.episode(),
         goal: proposal.goal,
         proposed_by: proposal.by,
         success,
@@ -361,8 +361,9 @@ async fn run_program(
     }
 }
 
-/// After an iteration: a success stores its program as a skill, a failure a reflection; the
-/// skills the last program called count a use either way.
+/// After an iteration, unless the library is frozen (`learn` off): a success stores its program
+/// as a skill, a failure a reflection; the skills the last program called count a use either
+/// way. The library functions it calls assume learning is on.
 async fn learn(
     work: &mut Work<'_>,
     session: &mut Session,

@@ -121,8 +121,6 @@ pub struct IterationRecord {
 pub struct Session {
     /// Iterations finished.
     pub iteration: u32,
-    /// The current episode.
-    pub episode: u32,
     /// What the environment said on reset.
     pub world: World,
     /// The latest observation.
@@ -147,7 +145,7 @@ impl Session {
     /// The session from the checkpoint (its world restored), or a new one at episode 0.
     pub async fn start(work: &mut Work<'_>) -> Result<Self, AgentError> {
         if let Some(mut saved) = work.resume::<Session>()? {
-            let fresh = reset_episode(work, saved.episode).await?;
+            let fresh = reset_episode(work, saved.episode()).await?;
             match saved.snapshot.clone() {
                 Some(snapshot) => work.env().restore(&snapshot).await?,
                 None => saved.observation = fresh,
@@ -177,6 +175,11 @@ impl Session {
         status
     }
 
+    /// The current episode (the last of `episodes`).
+    pub fn episode(&self) -> u32 {
+        self.episodes.last().map_or(0, |e| e.episode)
+    }
+
     /// Achievements of the current episode.
     pub fn episode_achievements(&self) -> &[String] {
         self.episodes
@@ -190,10 +193,10 @@ impl Session {
         if let Some(current) = self.episodes.last_mut() {
             current.ended = Some(how.to_string());
         }
-        self.episode += 1;
-        self.observation = reset_episode(work, self.episode).await?;
+        let next = self.episode() + 1;
+        self.observation = reset_episode(work, next).await?;
         self.episodes.push(EpisodeRecord {
-            episode: self.episode,
+            episode: next,
             ..EpisodeRecord::default()
         });
         Ok(())
@@ -216,7 +219,7 @@ impl Session {
         work: &mut Work<'_>,
         before: &Observation,
     ) -> Result<(), AgentError> {
-        reset_episode(work, self.episode).await?;
+        reset_episode(work, self.episode()).await?;
         if let Some(snapshot) = self.snapshot.clone() {
             work.env().restore(&snapshot).await?;
         }
