@@ -148,6 +148,7 @@ async fn a_failed_attempt_is_reflected_on_and_the_second_passes() {
             Event::Reflection { .. } => "reflection",
             Event::MemoryWrite { .. } => "memory",
             Event::Retrieval { .. } => "retrieval",
+            Event::Library { .. } => "library",
             Event::Submission { passed: true, .. } => "submitted-pass",
             Event::Submission { .. } => "submitted-fail",
             Event::TaskError { .. } => "error",

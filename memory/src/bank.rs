@@ -160,7 +160,7 @@ impl MemoryBank {
                     .task(&r.task_id)
                     .tags_any(r.tags.clone()),
             ),
-            Record::Insight(_) => Some(Filter::kind(RecordKind::Insight)),
+            Record::Insight(i) => Some(Filter::kind(RecordKind::Insight).tags_any(i.tags.clone())),
             Record::Skill(_) => None,
         };
         if let Some(filter) = near {
@@ -275,21 +275,38 @@ impl MemoryBank {
             .collect()
     }
 
-    /// The `n` insights with the most votes.
-    pub async fn top_insights(&self, n: usize) -> Result<Vec<Recalled>> {
-        let points = scroll_all(self.store.as_ref(), &Filter::kind(RecordKind::Insight)).await?;
-        let mut out: Vec<Recalled> = points
-            .into_iter()
-            .map(recalled_point)
-            .collect::<Result<_>>()?;
-        out.sort_by_key(|r| {
-            std::cmp::Reverse(match &r.record {
-                Record::Insight(i) => i.votes,
-                _ => 0,
-            })
+    /// The `n` insights of rule set `library` (every insight when empty) with the most votes;
+    /// ties go to the older rule.
+    pub async fn top_insights(&self, library: &str, n: usize) -> Result<Vec<Recalled>> {
+        let mut filter = Filter::kind(RecordKind::Insight);
+        if !library.is_empty() {
+            filter = filter.tags_any(vec![crate::library_tag(library)]);
+        }
+        let mut out = self.records(&filter).await?;
+        out.sort_by_key(|r| match &r.record {
+            Record::Insight(i) => (std::cmp::Reverse(i.votes), i.created_at),
+            _ => (std::cmp::Reverse(0), 0),
         });
         out.truncate(n);
         Ok(out)
+    }
+
+    /// The `k` skills of skill library `library` most similar to `query`, latest versions
+    /// only, ranked by similarity less `failure_penalty` per failure beyond the skill's
+    /// successes (a skill that keeps failing loses rank); the score is that rank.
+    pub async fn ranked_skills(
+        &self,
+        query: &str,
+        library: &str,
+        k: usize,
+        failure_penalty: f32,
+    ) -> Result<Vec<Recalled>> {
+        let hits = self
+            .search(query, &Filter::library_skills(library), k * 4)
+            .await?;
+        let mut ranked = rank_skills(hits, failure_penalty);
+        ranked.truncate(k);
+        Ok(ranked)
     }
 
     /// Semantic search for `text` among records satisfying `filter`.
@@ -346,11 +363,18 @@ impl MemoryBank {
         Ok(out)
     }
 
-    /// ExpeL's *add*: a new insight with one vote (or a vote for its near-duplicate).
-    pub async fn add_insight(&self, text: &str, tags: Vec<String>) -> Result<Stored> {
+    /// ExpeL's *add*: a new rule in rule set `library` (tagged `library:NAME`; none when
+    /// empty) with `votes` votes, or, when a near-duplicate of that set exists, a vote for it.
+    pub async fn add_insight(&self, library: &str, text: &str, votes: i32) -> Result<Stored> {
+        let tags = if library.is_empty() {
+            Vec::new()
+        } else {
+            vec![crate::library_tag(library)]
+        };
         self.remember(Record::Insight(Insight {
             text: text.to_string(),
-            votes: 1,
+            votes,
+            library: library.to_string(),
             tags,
             created_at: now(),
         }))
@@ -511,4 +535,68 @@ pub fn latest_skill_versions(hits: Vec<Recalled>) -> Vec<Recalled> {
         }
     }
     latest
+}
+
+/// The latest version of each skill among `hits`, best first by similarity less
+/// `failure_penalty` per failure beyond its successes (the score becomes that rank).
+pub fn rank_skills(hits: Vec<Recalled>, failure_penalty: f32) -> Vec<Recalled> {
+    let mut ranked: Vec<Recalled> = latest_skill_versions(hits)
+        .into_iter()
+        .map(|mut hit| {
+            if let Record::Skill(s) = &hit.record {
+                let excess = s.failures.saturating_sub(s.successes) as f32;
+                hit.score -= failure_penalty * excess;
+            }
+            hit
+        })
+        .collect();
+    ranked.sort_by(|a, b| b.score.total_cmp(&a.score));
+    ranked
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Skill;
+
+    fn hit(name: &str, version: u32, score: f32, successes: u32, failures: u32) -> Recalled {
+        Recalled {
+            id: format!("{name}-{version}"),
+            score,
+            record: Record::Skill(Skill {
+                name: name.into(),
+                description: String::new(),
+                code: String::new(),
+                language: "python".into(),
+                version,
+                successes,
+                failures,
+                library: "l".into(),
+                tags: vec![],
+                created_at: 0,
+            }),
+        }
+    }
+
+    #[test]
+    fn the_latest_version_counts_and_a_failing_skill_loses_rank() {
+        let ranked = rank_skills(
+            vec![
+                hit("wood", 1, 0.90, 1, 0),
+                hit("wood", 2, 0.80, 1, 0),
+                hit("table", 1, 0.85, 1, 0),
+                hit("sword", 1, 0.95, 1, 5),
+            ],
+            0.05,
+        );
+        let order: Vec<(&str, u32)> = ranked
+            .iter()
+            .map(|r| match &r.record {
+                Record::Skill(s) => (s.name.as_str(), s.version),
+                _ => ("", 0),
+            })
+            .collect();
+        // sword: 0.95 - 4 x 0.05 = 0.75, below table (0.85) and wood v2 (0.80).
+        assert_eq!(order, [("table", 1), ("wood", 2), ("sword", 1)]);
+    }
 }

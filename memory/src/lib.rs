@@ -16,7 +16,8 @@ pub mod record;
 pub mod store;
 
 pub use bank::{
-    latest_skill_versions, BankConfig, MemoryBank, Recalled, ScoreWeights, Stats, Stored,
+    latest_skill_versions, rank_skills, BankConfig, MemoryBank, Recalled, ScoreWeights, Stats,
+    Stored,
 };
 pub use embed::{Embedder, LocalEmbedder};
 pub use error::{MemoryError, Result};

@@ -103,6 +103,10 @@ pub struct Insight {
     pub text: String,
     /// Agreement count; at zero the insight is removed.
     pub votes: i32,
+    /// The set of rules it belongs to (tagged `library:NAME` too): rules learned on two sets
+    /// of tasks never share an id. Empty for a rule of no library.
+    #[serde(default)]
+    pub library: String,
     /// Free-form tags.
     #[serde(default)]
     pub tags: Vec<String>,
@@ -156,7 +160,7 @@ impl Record {
     }
 
     /// Its deterministic id: reflections by task, trial, text and tags (a run tags its
-    /// own); skills by library, name and version; insights by text.
+    /// own); skills by library, name and version; insights by library and text.
     pub fn id(&self) -> String {
         match self {
             Record::Reflection(r) => {
@@ -173,7 +177,8 @@ impl Record {
                 ])
             }
             Record::Skill(s) => content_id(&["skill", &s.library, &s.name, &s.version.to_string()]),
-            Record::Insight(i) => content_id(&["insight", &i.text]),
+            Record::Insight(i) if i.library.is_empty() => content_id(&["insight", &i.text]),
+            Record::Insight(i) => content_id(&["insight", &i.library, &i.text]),
         }
     }
 

@@ -139,29 +139,29 @@ async fn records_round_trip(store: Arc<dyn VectorStore>) {
 
     // Insights: add, agree (by adding again), edit, remove.
     let Stored::New(a) = bank
-        .add_insight("write tests for empty inputs first", vec![])
+        .add_insight("", "write tests for empty inputs first", 1)
         .await
         .unwrap()
     else {
         panic!()
     };
-    bank.add_insight("always handle negative numbers", vec![])
+    bank.add_insight("", "always handle negative numbers", 1)
         .await
         .unwrap();
     assert!(matches!(
-        bank.add_insight("write tests for empty inputs first", vec![])
+        bank.add_insight("", "write tests for empty inputs first", 1)
             .await
             .unwrap(),
         Stored::Unchanged(_)
     ));
     assert!(matches!(
-        bank.add_insight("Write tests for empty inputs first.", vec![])
+        bank.add_insight("", "Write tests for empty inputs first.", 1)
             .await
             .unwrap(),
         Stored::Merged { .. }
     ));
     assert_eq!(bank.vote_insight(&a, 1).await.unwrap(), 3);
-    let top = bank.top_insights(1).await.unwrap();
+    let top = bank.top_insights("", 1).await.unwrap();
     assert!(matches!(
         &top[0].record,
         Record::Insight(Insight { votes: 3, .. })

@@ -154,19 +154,13 @@ pub async fn explore(mut config: Config, args: ExploreArgs) -> anyhow::Result<()
     let run_args = RunArgs {
         suite: Some(env.name.to_string()),
         env_tasks: Some(tasks),
-        max_steps: None,
-        tasks: None,
-        env: None,
         strategy: Some("voyager".into()),
-        trials: None,
         budget: Some(budget),
-        limit: None,
         concurrency: args.concurrency,
-        shard: None,
         run_id: Some(run_id),
         model: args.model.clone(),
-        cross_task: false,
         run_dir: Some(run_dir.clone()),
+        ..RunArgs::default()
     };
     let follow = tokio::spawn(follow_iterations(run_dir.join("events.jsonl")));
     let outcome = runner::run(config, run_args).await;

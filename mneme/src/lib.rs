@@ -6,6 +6,7 @@ pub mod config;
 pub mod envs;
 pub mod explore;
 pub mod explore_report;
+pub mod insights;
 pub mod local;
 pub mod preflight;
 pub mod report;

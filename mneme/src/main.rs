@@ -85,6 +85,45 @@ enum Command {
     /// The skill library: list, show and export what sessions learned.
     #[command(subcommand)]
     Skills(SkillsCommand),
+    /// Insights (ExpeL): extract general rules from runs, list them.
+    #[command(subcommand)]
+    Insights(InsightsCommand),
+}
+
+#[derive(Subcommand)]
+enum InsightsCommand {
+    /// Learn rules from runs: the model compares each task's failed attempt with the one that
+    /// then passed (and batches of first-try successes) and edits the library's rule list
+    /// (ADD, EDIT, AGREE, REMOVE). Only what the agent saw is used, never hidden tests.
+    Extract {
+        /// Run directories of coding runs.
+        #[arg(required = true)]
+        run_dirs: Vec<PathBuf>,
+        /// The library the rules go to.
+        #[arg(long, default_value = "default")]
+        library: String,
+        /// Rules the list holds at most.
+        #[arg(long, default_value_t = 20, value_parser = at_least_one)]
+        max_rules: usize,
+        /// Operations applied per reply at most.
+        #[arg(long, default_value_t = 3, value_parser = at_least_one)]
+        max_ops: usize,
+        /// First-try successes compared in one call.
+        #[arg(long, default_value_t = 4, value_parser = at_least_one)]
+        batch: usize,
+        /// Comparisons made at most (the rest wait for the next call).
+        #[arg(long, value_parser = at_least_one)]
+        limit: Option<usize>,
+        /// A local model id (`mneme model list`) or a model name.
+        #[arg(long)]
+        model: Option<String>,
+    },
+    /// A library's rules, most voted first.
+    List {
+        /// The library.
+        #[arg(long, default_value = "default")]
+        library: String,
+    },
 }
 
 #[derive(Args)]
@@ -333,9 +372,23 @@ struct RunCli {
     /// A local model id (`mneme model list`) or a model name for the configured endpoint.
     #[arg(long)]
     model: Option<String>,
-    /// Also retrieve reflections from similar tasks.
+    /// Also retrieve reflections from similar tasks (with --library, only the library's).
     #[arg(long)]
     cross_task: bool,
+    /// The library of cross-task memory this run reads: insights, coding skills and (with
+    /// --cross-task) reflections tagged with it (default: agent.learning.library).
+    #[arg(long)]
+    library: Option<String>,
+    /// Add to the library: submitted functions that passed their internal tests become skills,
+    /// reflections are tagged with it, helpers' use counts are kept.
+    #[arg(long, requires = "library")]
+    learn: bool,
+    /// Show the library's insights (most voted first, within agent.learning.insights_tokens).
+    #[arg(long)]
+    insights: bool,
+    /// Show the library's skills most like the task as helpers the code may call.
+    #[arg(long)]
+    skills: bool,
     /// Where to put the run directory (default: runs/RUN_ID).
     #[arg(long)]
     run_dir: Option<PathBuf>,
@@ -440,6 +493,10 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                 run_id: a.run_id,
                 model: a.model,
                 cross_task: a.cross_task,
+                library: a.library,
+                learn: a.learn,
+                insights: a.insights,
+                skills: a.skills,
                 run_dir: a.run_dir,
             };
             mneme::runner::run(config, args).await
@@ -551,6 +608,36 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Skills(SkillsCommand::Export { file, library }) => {
             mneme::skills::export(&config, &library, &file).await
+        }
+        Command::Insights(InsightsCommand::Extract {
+            run_dirs,
+            library,
+            max_rules,
+            max_ops,
+            batch,
+            limit,
+            model,
+        }) => {
+            let mut config = config;
+            if let Some(m) = &model {
+                mneme::runner::apply_model(&mut config, m);
+            }
+            let extract = agent_core::learn::ExtractConfig {
+                library,
+                max_rules,
+                max_ops,
+                success_batch: batch,
+                ..Default::default()
+            };
+            let args = mneme::insights::ExtractArgs {
+                run_dirs,
+                extract,
+                limit,
+            };
+            mneme::insights::extract(&config, args).await
+        }
+        Command::Insights(InsightsCommand::List { library }) => {
+            mneme::insights::list(&config, &library).await
         }
         Command::Env(EnvCommand::List) => {
             mneme::envs::list(&config.data_dir());

@@ -13,7 +13,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 /// What `mneme run` was asked.
-#[derive(Clone, Debug)]
+#[derive(Clone, Debug, Default)]
 pub struct RunArgs {
     /// `humaneval`, `mbpp`, a shipped environment (`textcraft`), or a task file via `tasks`.
     pub suite: Option<String>,
@@ -43,6 +43,14 @@ pub struct RunArgs {
     pub model: Option<String>,
     /// Cross-task memory.
     pub cross_task: bool,
+    /// The library of cross-task memory (insights, skills, reflections) to read.
+    pub library: Option<String>,
+    /// Add this run's skills and reflections to the library.
+    pub learn: bool,
+    /// Show the library's insights.
+    pub insights: bool,
+    /// Show the library's skills as helpers.
+    pub skills: bool,
     /// Where the run directory goes.
     pub run_dir: Option<PathBuf>,
 }
@@ -84,6 +92,12 @@ pub async fn run(mut config: Config, args: RunArgs) -> anyhow::Result<()> {
         agent.budget.calls = b;
     }
     agent.cross_task |= args.cross_task;
+    if let Some(library) = &args.library {
+        agent.learning.library = library.clone();
+    }
+    agent.learning.learn |= args.learn;
+    agent.learning.insights |= args.insights;
+    agent.learning.skills |= args.skills;
     let shipped = shipped_environment(&config, &args, &mut agent)?;
     if let Some(steps) = args.max_steps {
         agent.episode.max_steps = steps;

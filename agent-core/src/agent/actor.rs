@@ -50,6 +50,10 @@ pub struct Proposal {
     /// An episode is evaluated as it is played: its reward, already known.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub played: Option<(f64, bool, String)>,
+    /// The ids of the library's skills the code calls, linked into it (their use counts
+    /// follow the evaluation).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub helpers: Vec<String>,
 }
 
 /// An evaluated attempt.
@@ -159,11 +163,14 @@ impl Actor for CodeActor {
         if !work.can_call(1) {
             return Ok(None);
         }
+        let learned = work.learned(g.label).await?;
         let task = work.task();
         let context = json!({
             "prompt": task.prompt,
             "entry_point": entry_point(task),
             "reflections": g.reflections,
+            "insights": learned.insights,
+            "helpers": learned.helpers,
             "previous_code": g.previous.as_ref().map(|p| &p.content),
             "feedback": g.previous.as_ref().map(|p| &p.feedback),
         });
@@ -188,10 +195,18 @@ impl Actor for CodeActor {
             messages.push(Message::user(prompts.render("reask", &context)?));
             code = extract_code(&work.ask(ask("reask", messages)).await?);
         }
+        let (content, helpers) = match code {
+            Some(code) => {
+                let (linked, used) = crate::learn::skills::link(&code, &learned.helpers);
+                (Some(linked), used)
+            }
+            None => (None, Vec::new()),
+        };
         Ok(Some(Proposal {
-            content: code,
+            content,
             trace: serde_json::Value::Null,
             played: None,
+            helpers,
         }))
     }
 
@@ -202,6 +217,7 @@ impl Actor for CodeActor {
         label: u32,
     ) -> Result<Attempt, AgentError> {
         let task_id = work.task().id.clone();
+        let helpers = proposal.helpers;
         let Some(code) = proposal.content else {
             let feedback = "The reply contained no Python code block, even when asked again.";
             work.events().emit(Event::Evaluation {
@@ -241,6 +257,7 @@ impl Actor for CodeActor {
             verdict,
             passed,
         });
+        work.count_helper_uses(&helpers, passed).await?;
         Ok(Attempt {
             label,
             candidate: None,
@@ -421,6 +438,7 @@ impl Actor for EpisodeActor {
 pub(crate) fn played(transcript: &Transcript, total: f64, success_reward: f64) -> Proposal {
     let actions = transcript.actions();
     Proposal {
+        helpers: Vec::new(),
         content: Some(serde_json::to_string(&actions).expect("actions serialize")),
         trace: json!(transcript),
         played: Some((

@@ -71,6 +71,86 @@ pub fn extract_asserts(reply: &str, entry_point: &str) -> Vec<String> {
         .collect()
 }
 
+/// Whether `code` calls `name(…)` (a whole identifier followed by an opening parenthesis),
+/// outside its own `def name(` line.
+pub fn calls_name(code: &str, name: &str) -> bool {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    code.lines()
+        .filter(|l| !l.trim_start().starts_with(&format!("def {name}(")))
+        .any(|line| {
+            line.match_indices(name).any(|(i, _)| {
+                let before = line[..i].chars().next_back();
+                let after = line[i + name.len()..].trim_start().chars().next();
+                !before.is_some_and(|c| ident(c) || c == '.') && after == Some('(')
+            })
+        })
+}
+
+/// The names of the functions `code` defines at the top level, in order.
+pub fn top_level_defs(code: &str) -> Vec<String> {
+    code.lines()
+        .filter_map(|l| {
+            l.strip_prefix("def ")
+                .or_else(|| l.strip_prefix("async def "))
+        })
+        .filter_map(|rest| rest.split('(').next())
+        .map(|n| n.trim().to_string())
+        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_'))
+        .collect()
+}
+
+/// The `def name(…)` header of function `name` in `code` (joined when it spans lines), without
+/// the final colon; `None` when `code` does not define it.
+pub fn function_signature(code: &str, name: &str) -> Option<String> {
+    let lines: Vec<&str> = code.lines().collect();
+    let start = lines.iter().position(|l| {
+        let t = l.trim_start();
+        t.starts_with(&format!("def {name}(")) || t.starts_with(&format!("async def {name}("))
+    })?;
+    let mut header = String::new();
+    for line in &lines[start..] {
+        header.push_str(line.trim());
+        header.push(' ');
+        if line.trim_end().ends_with(':') {
+            break;
+        }
+    }
+    Some(header.trim().trim_end_matches(':').trim().to_string())
+}
+
+/// The docstring of function `name` in `code`, its lines dedented and trimmed; `None` when the
+/// function has none (or is not there).
+pub fn function_docstring(code: &str, name: &str) -> Option<String> {
+    let lines: Vec<&str> = code.lines().collect();
+    let def = lines.iter().position(|l| {
+        let t = l.trim_start();
+        t.starts_with(&format!("def {name}(")) || t.starts_with(&format!("async def {name}("))
+    })?;
+    let body = lines[def..]
+        .iter()
+        .position(|l| l.trim_end().ends_with(':'))?
+        + def
+        + 1;
+    let first = lines[body..].iter().position(|l| !l.trim().is_empty())? + body;
+    let opening = lines[first].trim();
+    let opening = opening.trim_start_matches(['r', 'u', 'R', 'U']);
+    let quote = ["\"\"\"", "'''"]
+        .into_iter()
+        .find(|q| opening.starts_with(q))?;
+    let mut text = Vec::new();
+    let mut rest = &opening[quote.len()..];
+    for line in lines[first + 1..].iter().chain(std::iter::once(&"")) {
+        if let Some(end) = rest.find(quote) {
+            text.push(rest[..end].trim());
+            break;
+        }
+        text.push(rest.trim());
+        rest = line;
+    }
+    let doc = text.join("\n").trim().to_string();
+    (!doc.is_empty()).then_some(doc)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +216,23 @@ mod tests {
             extract_asserts(reply, "f"),
             vec!["assert f(1) == 2", "assert f(0) == 1"]
         );
+    }
+
+    #[test]
+    fn signatures_and_docstrings_are_read_from_code() {
+        let code = "from typing import List\n\ndef has_close(numbers: List[float],\n              t: float) -> bool:\n    \"\"\" Check if two numbers\n    are closer than t.\n    >>> has_close([1.0], 0.5)\n    False\n    \"\"\"\n    return False\n\ndef one():\n    '''One line.'''\n    return 1\n\ndef none():\n    return 0\n";
+        assert_eq!(
+            function_signature(code, "has_close").unwrap(),
+            "def has_close(numbers: List[float], t: float) -> bool"
+        );
+        assert_eq!(
+            function_docstring(code, "has_close").unwrap(),
+            "Check if two numbers\nare closer than t.\n>>> has_close([1.0], 0.5)\nFalse"
+        );
+        assert_eq!(function_docstring(code, "one").unwrap(), "One line.");
+        assert_eq!(function_docstring(code, "none"), None);
+        assert_eq!(function_docstring(code, "missing"), None);
+        assert_eq!(top_level_defs(code), ["has_close", "one", "none"]);
+        assert!(calls_name("x = one() + 1", "one") && !calls_name("x = none_one()", "one"));
     }
 }

@@ -139,6 +139,45 @@ impl Default for MctsConfig {
     }
 }
 
+/// Learning across tasks: what a run reads from (and, with `learn`, adds to) a library of
+/// cross-task memory — ExpeL-style insights, coding skills and other tasks' reflections, all
+/// tagged `library:NAME` so a study learns on one set of tasks and is scored on another.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LearningConfig {
+    /// The library: insights, skills and (with `cross_task`) reflections come from records
+    /// tagged `library:NAME`. Empty: no library (cross-task reflections of any other task).
+    pub library: String,
+    /// Add to the library: a submitted function that passed its internal tests becomes a
+    /// skill, reflections are tagged with the library, and helpers' use counts are kept. Off:
+    /// the library is read only (frozen).
+    pub learn: bool,
+    /// Show the library's insights (the rules with most votes) on every attempt.
+    pub insights: bool,
+    /// Tokens the insights may take in a prompt (estimated at 4 characters a token).
+    pub insights_tokens: u32,
+    /// Show the library's skills most similar to the task as helpers the code may call.
+    pub skills: bool,
+    /// Helpers shown at most.
+    pub skills_k: usize,
+    /// The least similarity (cosine, task prompt against skill description) a helper needs.
+    pub skills_min_score: f32,
+}
+
+impl Default for LearningConfig {
+    fn default() -> Self {
+        Self {
+            library: String::new(),
+            learn: false,
+            insights: false,
+            insights_tokens: 200,
+            skills: false,
+            skills_k: 3,
+            skills_min_score: 0.5,
+        }
+    }
+}
+
 /// `voyager`: lifelong learning in an environment that runs programs (Wang et al. 2023).
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
@@ -284,6 +323,8 @@ pub struct AgentConfig {
     pub mcts: MctsConfig,
     /// `voyager` settings.
     pub voyager: VoyagerConfig,
+    /// Learning across tasks: insights, coding skills, a library of cross-task memory.
+    pub learning: LearningConfig,
     /// Episodes of custom environments.
     pub episode: EpisodeConfig,
     /// A directory of template overrides.
@@ -314,6 +355,7 @@ impl Default for AgentConfig {
             lats: LatsConfig::default(),
             mcts: MctsConfig::default(),
             voyager: VoyagerConfig::default(),
+            learning: LearningConfig::default(),
             episode: EpisodeConfig::default(),
             prompts_dir: None,
         }
@@ -392,6 +434,15 @@ impl AgentConfig {
                 "voyager.library",
                 format!("{:?}", self.voyager.library),
                 "a library needs a name",
+            ));
+        }
+        let learning = &self.learning;
+        let uses_library = learning.learn || learning.insights || learning.skills;
+        if uses_library && learning.library.trim().is_empty() {
+            return Err(wrong(
+                "learning.library",
+                "\"\"".into(),
+                "learn, insights and skills need a library's name",
             ));
         }
         if self.episode.max_steps == 0 {

@@ -43,6 +43,22 @@ pub enum Event {
         /// Reflections of other tasks (cross-task memory).
         other_tasks: Vec<String>,
     },
+    /// What the library of cross-task memory gave an attempt (shown on every attempt of a task;
+    /// emitted once per task).
+    Library {
+        /// Task.
+        task_id: String,
+        /// Trial.
+        trial: u32,
+        /// The library's name.
+        library: String,
+        /// The insights shown.
+        insights: Vec<String>,
+        /// The helpers shown: `name (similarity)`.
+        helpers: Vec<String>,
+        /// Skills found but left out, with the reason.
+        left_out: Vec<String>,
+    },
     /// An action sent to the environment.
     Action {
         /// Task.

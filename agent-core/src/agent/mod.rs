@@ -22,13 +22,13 @@ pub mod work;
 
 pub use actor::{Attempt, Guidance, Proposal, Shown};
 pub use config::{
-    AgentConfig, BestOfNConfig, ConfigError, EpisodeConfig, InternalTests, LatsConfig, MctsConfig,
-    TaskBudget, VoyagerConfig,
+    AgentConfig, BestOfNConfig, ConfigError, EpisodeConfig, InternalTests, LatsConfig,
+    LearningConfig, MctsConfig, TaskBudget, VoyagerConfig,
 };
 pub use events::{Event, EventSink, MemoryEvents};
 pub use prompts::Prompts;
 pub use result::{grade, Candidate, Solved, TaskResult};
-pub use work::{Ask, Work, WorkState};
+pub use work::{Ask, Learned, Work, WorkState};
 
 use crate::llm::{ChatModel, ErrorClass, LlmError};
 use crate::strategy::{self, Strategy};
@@ -183,7 +183,10 @@ impl Agent {
             Err(e) => Err(e),
         };
         match outcome {
-            Ok(()) => Ok(work.finish(None)),
+            Ok(()) => {
+                work.learn_from_submission().await?;
+                Ok(work.finish(None))
+            }
             Err(e) if ends_task(&e) => {
                 events.emit(Event::TaskError {
                     task_id: task.id.clone(),

@@ -58,6 +58,14 @@ pub const TEMPLATES: &[(&str, &str)] = &[
         "voyager_reflect",
         include_str!("../../prompts/voyager_reflect.j2"),
     ),
+    (
+        "insights_system",
+        include_str!("../../prompts/insights_system.j2"),
+    ),
+    (
+        "insights_user",
+        include_str!("../../prompts/insights_user.j2"),
+    ),
 ];
 
 /// A template could not be loaded or rendered.

@@ -8,6 +8,7 @@ use super::actor::{actor_for, Actor, Attempt, Guidance, Proposal};
 use super::events::{Event, EventSink};
 use super::result::{Candidate, Solved};
 use super::{Agent, AgentConfig, AgentError};
+use crate::learn::{insights, skills, Helper};
 use crate::llm::{ChatRequest, Message, UsageTotals};
 use environments::{Environment, Snapshot, Task};
 use memory::{Filter, MemoryBank, Record, Reflection, Stored};
@@ -59,6 +60,15 @@ pub struct Ask<'a> {
     pub seed: Option<u64>,
 }
 
+/// What the library of cross-task memory shows a task's attempts.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Learned {
+    /// Insights (rules), most voted first.
+    pub insights: Vec<String>,
+    /// Skills the code may call.
+    pub helpers: Vec<Helper>,
+}
+
 /// One task in progress.
 pub struct Work<'a> {
     agent: &'a Agent,
@@ -69,6 +79,7 @@ pub struct Work<'a> {
     state: WorkState,
     checkpoint: Option<PathBuf>,
     started: Instant,
+    learned: Option<Learned>,
 }
 
 impl<'a> Work<'a> {
@@ -88,6 +99,7 @@ impl<'a> Work<'a> {
             state: WorkState::default(),
             checkpoint,
             started: Instant::now(),
+            learned: None,
         }
     }
 
@@ -278,8 +290,12 @@ impl<'a> Work<'a> {
         }
         let mut other = Vec::new();
         if config.cross_task && label >= config.cross_task_from_trial {
+            let mut filter = Filter::kind(memory::RecordKind::Reflection).not_task(&self.task.id);
+            if !config.learning.library.is_empty() {
+                filter = filter.tags_any(vec![memory::library_tag(&config.learning.library)]);
+            }
             let similar = memory
-                .similar_reflections(&self.task.prompt, &self.task.id, config.cross_task_k)
+                .search(&self.task.prompt, &filter, config.cross_task_k)
                 .await?;
             other = similar
                 .iter()
@@ -342,7 +358,7 @@ impl<'a> Work<'a> {
             text: text.to_string(),
             outcome: self.actor.failure_outcome().into(),
             score: attempt.score,
-            tags: vec![self.agent.run_tag()],
+            tags: self.record_tags(),
             created_at: memory::record::now(),
         });
         let (id, outcome) = match memory.remember(record).await? {
@@ -355,6 +371,125 @@ impl<'a> Work<'a> {
             trial: attempt.label,
             id,
             outcome: outcome.into(),
+        });
+        Ok(())
+    }
+
+    /// The tags of what this task stores: the run's, and the library's when the run learns.
+    fn record_tags(&self) -> Vec<String> {
+        let learning = &self.agent.config.learning;
+        let mut tags = vec![self.agent.run_tag()];
+        if learning.learn {
+            tags.push(memory::library_tag(&learning.library));
+        }
+        tags
+    }
+
+    /// What the library shows this task's attempts: its top insights and, on a coding task,
+    /// the skills most like the task as helpers. Looked up once per task (the first call
+    /// emits a [`Event::Library`]); empty without memory or with both turned off.
+    pub async fn learned(&mut self, label: u32) -> Result<Learned, AgentError> {
+        if let Some(learned) = &self.learned {
+            return Ok(learned.clone());
+        }
+        let learning = &self.agent.config.learning;
+        let mut learned = Learned::default();
+        let mut left_out = Vec::new();
+        if let Some(memory) = &self.agent.memory {
+            if learning.insights {
+                learned.insights =
+                    insights::for_prompt(memory, &learning.library, learning.insights_tokens)
+                        .await?;
+            }
+            if let (true, environments::TaskKind::Code(code)) = (learning.skills, &self.task.kind) {
+                let limits = (learning.skills_k, learning.skills_min_score);
+                let prompt = &self.task.prompt;
+                (learned.helpers, left_out) =
+                    skills::helpers(memory, &learning.library, prompt, &code.entry_point, limits)
+                        .await?;
+            }
+        }
+        if !learned.insights.is_empty() || !learned.helpers.is_empty() || !left_out.is_empty() {
+            self.events.emit(Event::Library {
+                task_id: self.task.id.clone(),
+                trial: label,
+                library: learning.library.clone(),
+                insights: learned.insights.clone(),
+                helpers: learned
+                    .helpers
+                    .iter()
+                    .map(|h| format!("{} ({:.2})", h.name, h.score))
+                    .collect(),
+                left_out,
+            });
+        }
+        self.learned = Some(learned.clone());
+        Ok(learned)
+    }
+
+    /// Counts a use of each helper in `ids` that passed or failed the internal tests (a run
+    /// that learns only; a frozen library is not changed).
+    pub async fn count_helper_uses(
+        &mut self,
+        ids: &[String],
+        passed: bool,
+    ) -> Result<(), AgentError> {
+        let Some(memory) = self.agent.memory.as_ref() else {
+            return Ok(());
+        };
+        if !self.agent.config.learning.learn {
+            return Ok(());
+        }
+        for id in ids {
+            memory.record_skill_use(id, passed).await?;
+        }
+        Ok(())
+    }
+
+    /// With a run that learns: the submitted candidate of a coding task, when it passed its
+    /// internal tests (at least one), becomes a skill of the library (a [`Event::SkillWrite`] says what
+    /// happened, also when it cannot: no docstring, the function missing).
+    pub(crate) async fn learn_from_submission(&mut self) -> Result<(), AgentError> {
+        let learning = &self.agent.config.learning;
+        let (Some(memory), true) = (self.agent.memory.as_ref(), learning.learn) else {
+            return Ok(());
+        };
+        let environments::TaskKind::Code(code) = &self.task.kind else {
+            return Ok(());
+        };
+        let Some(candidate) = self.state.choice.map(|i| &self.state.candidates[i]) else {
+            return Ok(());
+        };
+        // Passed with at least one internal test run (a score above 0): code that only loaded
+        // has shown nothing.
+        if !candidate.passed || candidate.score <= 0.0 {
+            return Ok(());
+        }
+        let mut tags = self.record_tags();
+        tags.push(format!("task:{}", self.task.id));
+        let made = skills::skill_from(
+            &candidate.content,
+            &code.entry_point,
+            &self.task.prompt,
+            &learning.library,
+            tags,
+        );
+        let (outcome, version, description, code) = match made {
+            Ok(skill) => {
+                let (description, code) = (skill.description.clone(), skill.code.clone());
+                let (outcome, version) = skills::store(memory, skill).await?;
+                (outcome, version, description, code)
+            }
+            Err(why) => (format!("refused: {why}"), 0, String::new(), String::new()),
+        };
+        self.events.emit(Event::SkillWrite {
+            task_id: self.task.id.clone(),
+            iteration: candidate.attempt,
+            name: code_entry(self.task),
+            version,
+            outcome,
+            description,
+            code,
         });
         Ok(())
     }
@@ -437,6 +572,13 @@ impl<'a> Work<'a> {
             wall_ms: self.started.elapsed().as_millis() as u64,
             error,
         }
+    }
+}
+
+fn code_entry(task: &Task) -> String {
+    match &task.kind {
+        environments::TaskKind::Code(c) => c.entry_point.clone(),
+        environments::TaskKind::Custom(_) => String::new(),
     }
 }
 

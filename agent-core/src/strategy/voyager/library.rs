@@ -4,7 +4,7 @@
 
 use super::program::Program;
 use crate::agent::{AgentError, Event, Work};
-use memory::{Filter, Recalled, Record, Reflection, Skill, Stored};
+use memory::{Filter, Record, Reflection, Skill, Stored};
 
 /// A skill found for a task.
 #[derive(Clone, Debug, PartialEq)]
@@ -22,24 +22,6 @@ fn tag(work: &Work<'_>) -> String {
     memory::library_tag(&work.config().voyager.library)
 }
 
-/// The latest version of each skill among `hits`, best first by similarity less a penalty for
-/// failures beyond successes (a skill that keeps failing loses rank).
-fn latest_ranked(hits: Vec<Recalled>) -> Vec<(f32, Found)> {
-    let mut ranked: Vec<(f32, Found)> = memory::latest_skill_versions(hits)
-        .into_iter()
-        .filter_map(|hit| match hit.record {
-            Record::Skill(skill) => {
-                let excess = skill.failures.saturating_sub(skill.successes) as f32;
-                let rank = hit.score - FAILURE_PENALTY * excess;
-                Some((rank, Found { id: hit.id, skill }))
-            }
-            _ => None,
-        })
-        .collect();
-    ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-    ranked
-}
-
 /// The top `skills_k` skills for `query` (the task and its context); none without memory or
 /// with the library turned off.
 pub async fn retrieve(work: &mut Work<'_>, query: &str) -> Result<Vec<Found>, AgentError> {
@@ -50,12 +32,15 @@ pub async fn retrieve(work: &mut Work<'_>, query: &str) -> Result<Vec<Found>, Ag
     else {
         return Ok(Vec::new());
     };
-    let filter = Filter::library_skills(&config.library);
-    let hits = memory.search(query, &filter, config.skills_k * 4).await?;
-    Ok(latest_ranked(hits)
+    let ranked = memory
+        .ranked_skills(query, &config.library, config.skills_k, FAILURE_PENALTY)
+        .await?;
+    Ok(ranked
         .into_iter()
-        .take(config.skills_k)
-        .map(|(_, f)| f)
+        .filter_map(|hit| match hit.record {
+            Record::Skill(skill) => Some(Found { id: hit.id, skill }),
+            _ => None,
+        })
         .collect())
 }
 
@@ -222,44 +207,4 @@ pub async fn remember_lesson(
         outcome: outcome.into(),
     });
     Ok(())
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn hit(name: &str, version: u32, score: f32, successes: u32, failures: u32) -> Recalled {
-        Recalled {
-            id: format!("{name}-{version}"),
-            score,
-            record: Record::Skill(Skill {
-                name: name.into(),
-                description: String::new(),
-                code: String::new(),
-                language: "python".into(),
-                version,
-                successes,
-                failures,
-                library: "l".into(),
-                tags: vec![],
-                created_at: 0,
-            }),
-        }
-    }
-
-    #[test]
-    fn the_latest_version_counts_and_a_failing_skill_loses_rank() {
-        let ranked = latest_ranked(vec![
-            hit("wood", 1, 0.90, 1, 0),
-            hit("wood", 2, 0.80, 1, 0),
-            hit("table", 1, 0.85, 1, 0),
-            hit("sword", 1, 0.95, 1, 5),
-        ]);
-        let order: Vec<(&str, u32)> = ranked
-            .iter()
-            .map(|(_, f)| (f.skill.name.as_str(), f.skill.version))
-            .collect();
-        // sword: 0.95 - 4 x 0.05 = 0.75, below table (0.85) and wood v2 (0.80).
-        assert_eq!(order, [("table", 1), ("wood", 2), ("sword", 1)]);
-    }
 }

@@ -2,7 +2,7 @@
 //! environment (which runs it in a sandboxed child process, never here).
 
 use super::library::Found;
-use crate::agent::code::extract_code;
+use crate::agent::code::{calls_name, extract_code, function_docstring, top_level_defs};
 
 /// A model-written program with the retrieved skills it calls.
 #[derive(Clone, Debug, PartialEq)]
@@ -13,34 +13,6 @@ pub struct Program {
     pub main: Option<String>,
     /// The code of retrieved skills it calls (each self-contained), in retrieval order.
     pub skills: Vec<String>,
-}
-
-/// Whether `code` calls `name(…)` (a whole identifier followed by an opening parenthesis),
-/// outside its own `def name(` line.
-fn calls_name(code: &str, name: &str) -> bool {
-    let ident = |c: char| c.is_alphanumeric() || c == '_';
-    code.lines()
-        .filter(|l| !l.trim_start().starts_with(&format!("def {name}(")))
-        .any(|line| {
-            line.match_indices(name).any(|(i, _)| {
-                let before = line[..i].chars().next_back();
-                let after = line[i + name.len()..].trim_start().chars().next();
-                !before.is_some_and(|c| ident(c) || c == '.') && after == Some('(')
-            })
-        })
-}
-
-/// The names of the functions `code` defines at the top level, in order.
-fn top_level_defs(code: &str) -> Vec<String> {
-    code.lines()
-        .filter_map(|l| {
-            l.strip_prefix("def ")
-                .or_else(|| l.strip_prefix("async def "))
-        })
-        .filter_map(|rest| rest.split('(').next())
-        .map(|n| n.trim().to_string())
-        .filter(|n| !n.is_empty() && n.chars().all(|c| c.is_alphanumeric() || c == '_'))
-        .collect()
 }
 
 impl Program {
@@ -120,23 +92,8 @@ impl Program {
 
     /// The main function's docstring (its first line), the model's description of the skill.
     pub fn docstring(&self) -> Option<String> {
-        let main = self.main.as_ref()?;
-        let mut lines = self
-            .code
-            .lines()
-            .skip_while(|l| !l.starts_with(&format!("def {main}(")))
-            .skip(1);
-        let first = lines.find(|l| !l.trim().is_empty())?.trim();
-        let quote = ["\"\"\"", "'''"]
-            .into_iter()
-            .find(|q| first.starts_with(q))?;
-        let body = first.trim_start_matches(quote);
-        let text = match body.find(quote) {
-            Some(end) => body[..end].to_string(),
-            None => body.to_string(),
-        };
-        let text = text.trim();
-        (!text.is_empty()).then(|| text.to_string())
+        let doc = function_docstring(&self.code, self.main.as_ref()?)?;
+        doc.lines().next().map(|l| l.trim().to_string())
     }
 }
 

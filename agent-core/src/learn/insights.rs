@@ -1,0 +1,342 @@
+//! ExpeL's rule list (Zhao et al. 2023): operations the model writes on a numbered list of
+//! insights, how they are read, and how they change the votes kept in memory — ADD starts a
+//! rule at 2 votes, AGREE and EDIT add 1, REMOVE takes 1, a rule at 0 votes is dropped, and
+//! the list holds at most `max_rules`. An operation that cannot be applied is discarded with
+//! its reason; nothing already stored is lost by a bad reply.
+
+use memory::{MemoryBank, Record, Stored};
+use serde::{Deserialize, Serialize};
+
+/// Votes a new rule starts with.
+pub const ADD_VOTES: i32 = 2;
+
+/// One operation on the numbered rule list (numbers are 1-based, as shown to the model).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "UPPERCASE")]
+pub enum Operation {
+    /// A new rule.
+    Add {
+        /// The rule.
+        text: String,
+    },
+    /// Rule `n` rewritten (and agreed with).
+    Edit {
+        /// The rule's number.
+        n: usize,
+        /// Its new text.
+        text: String,
+    },
+    /// Rule `n` confirmed.
+    Agree {
+        /// The rule's number.
+        n: usize,
+    },
+    /// Rule `n` contradicted.
+    Remove {
+        /// The rule's number.
+        n: usize,
+    },
+}
+
+/// An operation line that was not applied, and why.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Discarded {
+    /// The line as the model wrote it.
+    pub line: String,
+    /// Why it was discarded.
+    pub reason: String,
+}
+
+/// The longest rule kept, in characters.
+pub const MAX_RULE_CHARS: usize = 300;
+
+const KEYWORDS: [&str; 4] = ["ADD", "EDIT", "AGREE", "REMOVE"];
+
+/// The operations in a reply, at most `max_ops` of them; lines that start like an operation
+/// but cannot be one (no number, no text, a rule too long or with code in it), and operations
+/// beyond `max_ops`, are discarded with a reason. Other lines (prose) are ignored.
+pub fn parse_operations(reply: &str, max_ops: usize) -> (Vec<Operation>, Vec<Discarded>) {
+    let mut ops = Vec::new();
+    let mut discarded = Vec::new();
+    for line in reply.lines() {
+        let Some(parsed) = parse_line(line) else {
+            continue;
+        };
+        let discard = |reason: String| Discarded {
+            line: line.trim().to_string(),
+            reason,
+        };
+        match parsed {
+            Ok(_) if ops.len() >= max_ops => discarded.push(discard(format!(
+                "more than {max_ops} operations in one reply"
+            ))),
+            Ok(op) => ops.push(op),
+            Err(reason) => discarded.push(discard(reason)),
+        }
+    }
+    (ops, discarded)
+}
+
+/// `None` for a line that is not an operation; else the operation or why it is malformed.
+fn parse_line(line: &str) -> Option<Result<Operation, String>> {
+    // Bullets, numbering and emphasis a model puts in front: "- ", "1. ", "**".
+    let line = line
+        .trim()
+        .trim_start_matches(|c: char| c == '-' || c == '*' || c == '#' || c.is_whitespace());
+    let line = strip_numbering(line).trim_start_matches('*');
+    let keyword = KEYWORDS.iter().find(|k| {
+        line.get(..k.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(k))
+    })?;
+    let rest = &line[keyword.len()..];
+    if rest.starts_with(|c: char| c.is_alphanumeric()) {
+        return None; // "Additionally, …", "Agreed …": prose.
+    }
+    let rest = rest.trim_start_matches('*').trim();
+    let digits: String = rest.chars().take_while(|c| c.is_ascii_digit()).collect();
+    let number = digits.parse::<usize>().ok();
+    let text = rest[digits.len()..]
+        .trim_start()
+        .trim_start_matches([':', '.', '-', ')'])
+        .trim()
+        .trim_matches('*')
+        .trim();
+    Some(operation(keyword, number, text))
+}
+
+fn strip_numbering(line: &str) -> &str {
+    let digits = line.chars().take_while(|c| c.is_ascii_digit()).count();
+    if digits > 0 && line[digits..].starts_with(['.', ')']) {
+        line[digits + 1..].trim_start()
+    } else {
+        line
+    }
+}
+
+fn operation(keyword: &str, number: Option<usize>, text: &str) -> Result<Operation, String> {
+    let needs_number = || match number {
+        Some(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{keyword} needs the number of an existing rule")),
+    };
+    let needs_text = || {
+        if text.is_empty() {
+            Err(format!("{keyword} needs the rule's text"))
+        } else if text.contains("```") || text.contains("def ") {
+            Err("a rule is a sentence, not code".to_string())
+        } else if text.chars().count() > MAX_RULE_CHARS {
+            Err(format!("a rule of more than {MAX_RULE_CHARS} characters"))
+        } else {
+            Ok(text.to_string())
+        }
+    };
+    match keyword {
+        // ExpeL's format numbers a new rule too ("ADD 3: …"); the number means nothing.
+        "ADD" => Ok(Operation::Add {
+            text: needs_text()?,
+        }),
+        "EDIT" => Ok(Operation::Edit {
+            n: needs_number()?,
+            text: needs_text()?,
+        }),
+        "AGREE" => Ok(Operation::Agree { n: needs_number()? }),
+        _ => Ok(Operation::Remove { n: needs_number()? }),
+    }
+}
+
+/// A rule of the list as shown to the model.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Rule {
+    /// Its record id in memory.
+    pub id: String,
+    /// Its text.
+    pub text: String,
+    /// Its votes.
+    pub votes: i32,
+}
+
+/// The rules of `library`, most votes first (the numbering shown to the model).
+pub async fn rules(memory: &MemoryBank, library: &str) -> memory::Result<Vec<Rule>> {
+    let insights = memory.top_insights(library, usize::MAX).await?;
+    Ok(insights
+        .into_iter()
+        .filter_map(|r| match r.record {
+            Record::Insight(i) => Some(Rule {
+                id: r.id,
+                text: i.text,
+                votes: i.votes,
+            }),
+            _ => None,
+        })
+        .collect())
+}
+
+/// What applying one reply's operations did.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+pub struct Applied {
+    /// Operations applied, each with what it did.
+    pub applied: Vec<(Operation, String)>,
+    /// Operations (and lines) discarded, with the reason.
+    pub discarded: Vec<Discarded>,
+}
+
+/// Applies `ops` (numbered against `shown`, the list the model saw) to `library` in memory,
+/// in order. A number outside the list, a rule already removed by an earlier operation of the
+/// same reply, or an ADD to a full list is discarded with its reason.
+pub async fn apply(
+    memory: &MemoryBank,
+    library: &str,
+    shown: &[Rule],
+    ops: Vec<Operation>,
+    max_rules: usize,
+) -> memory::Result<Applied> {
+    let mut ids: Vec<Option<String>> = shown.iter().map(|r| Some(r.id.clone())).collect();
+    let mut count = rules(memory, library).await?.len();
+    let mut out = Applied::default();
+    for op in ops {
+        let discard = |reason: String| Discarded {
+            line: format!("{op:?}"),
+            reason,
+        };
+        let target = match &op {
+            Operation::Add { .. } => None,
+            Operation::Edit { n, .. } | Operation::Agree { n } | Operation::Remove { n } => {
+                match ids.get(n - 1) {
+                    Some(Some(id)) => Some((*n, id.clone())),
+                    Some(None) => {
+                        out.discarded
+                            .push(discard(format!("rule {n} was removed by this reply")));
+                        continue;
+                    }
+                    None => {
+                        let reason = format!("there is no rule {n} (the list has {})", ids.len());
+                        out.discarded.push(discard(reason));
+                        continue;
+                    }
+                }
+            }
+        };
+        let did = match (&op, target) {
+            (Operation::Add { text }, _) => {
+                if count >= max_rules {
+                    out.discarded.push(discard(format!(
+                        "the list holds {max_rules} rules: ADD refused (EDIT, AGREE or REMOVE instead)"
+                    )));
+                    continue;
+                }
+                match memory.add_insight(library, text, ADD_VOTES).await? {
+                    Stored::New(_) => {
+                        count += 1;
+                        "added".to_string()
+                    }
+                    Stored::Unchanged(_) => "already a rule: unchanged".to_string(),
+                    Stored::Merged { .. } => "a near-duplicate rule got a vote".to_string(),
+                }
+            }
+            (Operation::Edit { text, .. }, Some((n, id))) => {
+                let new_id = memory.edit_insight(&id, text).await?;
+                let votes = memory.vote_insight(&new_id, 1).await?;
+                ids[n - 1] = Some(new_id);
+                format!("rule {n} rewritten, {votes} votes")
+            }
+            (Operation::Agree { .. }, Some((n, id))) => {
+                let votes = memory.vote_insight(&id, 1).await?;
+                format!("rule {n}: {votes} votes")
+            }
+            (Operation::Remove { .. }, Some((n, id))) => {
+                let votes = memory.vote_insight(&id, -1).await?;
+                if votes == 0 {
+                    ids[n - 1] = None;
+                    count -= 1;
+                    format!("rule {n} dropped at 0 votes")
+                } else {
+                    format!("rule {n}: {votes} votes")
+                }
+            }
+            _ => unreachable!("every numbered operation has its target"),
+        };
+        out.applied.push((op, did));
+    }
+    Ok(out)
+}
+
+/// The rules to show in a prompt: the most voted of `library`, in that order, as many as fit
+/// `token_budget` (estimated at 4 characters a token).
+pub async fn for_prompt(
+    memory: &MemoryBank,
+    library: &str,
+    token_budget: u32,
+) -> memory::Result<Vec<String>> {
+    let mut left = token_budget as usize * 4;
+    let mut shown = Vec::new();
+    for rule in rules(memory, library).await? {
+        let cost = rule.text.len() + 3; // "- " and a newline
+        if cost > left {
+            break;
+        }
+        left -= cost;
+        shown.push(rule.text);
+    }
+    Ok(shown)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn operations_in_expel_format_and_looser_ones_are_read() {
+        let reply = "Here are my operations:\n\
+            ADD: Check empty inputs before indexing.\n\
+            1. EDIT 2: Use integer division for counts.\n\
+            - AGREE 1: Some text\n\
+            **REMOVE 3**\n\
+            ADD 4: Return a list, not a generator.\n\
+            Additionally, I think the rules are fine.";
+        let (ops, discarded) = parse_operations(reply, 10);
+        assert_eq!(
+            ops,
+            [
+                Operation::Add {
+                    text: "Check empty inputs before indexing.".into()
+                },
+                Operation::Edit {
+                    n: 2,
+                    text: "Use integer division for counts.".into()
+                },
+                Operation::Agree { n: 1 },
+                Operation::Remove { n: 3 },
+                Operation::Add {
+                    text: "Return a list, not a generator.".into()
+                },
+            ]
+        );
+        assert!(discarded.is_empty(), "{discarded:?}");
+    }
+
+    #[test]
+    fn malformed_operations_are_discarded_with_a_reason() {
+        let long = "x".repeat(MAX_RULE_CHARS + 1);
+        let reply = format!(
+            "AGREE: no number\nEDIT 2:\nREMOVE 0\nADD: ```python\nADD: {long}\nADD: fine\nADD: one too many"
+        );
+        let (ops, discarded) = parse_operations(&reply, 1);
+        assert_eq!(
+            ops,
+            [Operation::Add {
+                text: "fine".into()
+            }]
+        );
+        let reasons: Vec<&str> = discarded.iter().map(|d| d.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "AGREE needs the number of an existing rule",
+                "EDIT needs the rule's text",
+                "REMOVE needs the number of an existing rule",
+                "a rule is a sentence, not code",
+                "a rule of more than 300 characters",
+                "more than 1 operations in one reply",
+            ]
+        );
+    }
+}
