@@ -48,6 +48,7 @@ fn learning(learn: bool, skills: bool, insights: bool) -> AgentConfig {
     config.learning.skills = skills;
     config.learning.insights = insights;
     config.learning.skills_min_score = -1.0;
+    config.learning.max_growth = 0.0;
     config
 }
 
@@ -291,7 +292,14 @@ async fn insights_are_extracted_from_a_runs_events_voted_capped_and_shown_within
     let model = Arc::new(ScriptedModel::answering(&[IS_PRIME]));
     let mut config = learning(false, false, true);
     config.learning.insights_tokens = 40;
-    let agent = Agent::new(model.clone(), Prompts::builtin(), Some(bank), config, "t").unwrap();
+    let agent = Agent::new(
+        model.clone(),
+        Prompts::builtin(),
+        Some(bank.clone()),
+        config,
+        "t",
+    )
+    .unwrap();
     solve(&agent, &prime, &MemoryEvents::default()).await;
     let prompt = &model.requests()[0].messages[1].content;
     assert!(

@@ -320,6 +320,40 @@ impl MemoryBank {
             .collect()
     }
 
+    /// Hybrid search: the vector ranking and a BM25 keyword ranking over the records satisfying
+    /// `filter` fused by reciprocal rank (k = 60); the score is the cosine similarity (0 for a
+    /// record only the keywords found). The keyword side reads every record the filter admits,
+    /// so it suits libraries of thousands, not millions.
+    pub async fn search_hybrid(
+        &self,
+        text: &str,
+        filter: &Filter,
+        k: usize,
+    ) -> Result<Vec<Recalled>> {
+        let depth = (k * 4).max(20);
+        let by_vector = self.search(text, filter, depth).await?;
+        let all = self.records(filter).await?;
+        let texts: Vec<&str> = all.iter().map(|r| r.record.embed_text()).collect();
+        let by_keyword: Vec<String> = crate::keyword::Bm25::new(&texts)
+            .top(text, depth)
+            .into_iter()
+            .map(|i| all[i].id.clone())
+            .collect();
+        let by_vector_ids: Vec<String> = by_vector.iter().map(|r| r.id.clone()).collect();
+        let fused = crate::keyword::fuse(&[by_vector_ids, by_keyword], 60.0);
+        Ok(fused
+            .into_iter()
+            .take(k)
+            .filter_map(|id| {
+                by_vector
+                    .iter()
+                    .find(|r| r.id == id)
+                    .cloned()
+                    .or_else(|| all.iter().find(|r| r.id == id).cloned())
+            })
+            .collect())
+    }
+
     /// Semantic search re-ranked by a mix of similarity, recency and importance.
     pub async fn search_scored(
         &self,

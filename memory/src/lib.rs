@@ -7,11 +7,13 @@
 //! - [`store`]: the [`VectorStore`] trait; embedded Qdrant (default) and a Qdrant server.
 //! - [`record`]: [`Reflection`], [`Skill`], [`Insight`] with deterministic ids.
 //! - [`bank`]: [`MemoryBank`], the retrieval policies the agent loop calls.
+//! - [`keyword`]: BM25 and reciprocal rank fusion, for hybrid search.
 
 pub mod bank;
 pub mod embed;
 mod error;
 pub mod filter;
+pub mod keyword;
 pub mod record;
 pub mod store;
 

@@ -10,6 +10,7 @@ pub mod insights;
 pub mod local;
 pub mod preflight;
 pub mod report;
+pub mod retrieval;
 pub mod runner;
 pub mod shards;
 pub mod skills;

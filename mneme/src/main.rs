@@ -313,6 +313,13 @@ enum BenchCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Retrieval quality on the paraphrase set: recall@1, recall@5 and MRR of vector and hybrid
+    /// search for reflections and coding skills, with the configured embedder.
+    Retrieval {
+        /// Another set in the same shape (default: the shipped memory/benches/paraphrase.jsonl).
+        #[arg(long)]
+        data: Option<PathBuf>,
+    },
     /// Check every canonical solution of a suite in the sandbox and time it.
     Canonical {
         /// The suite (it must have canonical solutions).
@@ -577,6 +584,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             }
             println!("{json}");
             Ok(())
+        }
+        Command::Bench(BenchCommand::Retrieval { data }) => {
+            mneme::retrieval::bench(&config, data.as_deref()).await
         }
         Command::Bench(BenchCommand::Canonical {
             suite,

@@ -162,6 +162,9 @@ pub struct LearningConfig {
     pub skills_k: usize,
     /// The least similarity (cosine, task prompt against skill description) a helper needs.
     pub skills_min_score: f32,
+    /// What cross-task memory (helpers, then insights) may add to the first-attempt prompt, as
+    /// a fraction of it (in characters); what does not fit is left out. 0: no limit.
+    pub max_growth: f32,
 }
 
 impl Default for LearningConfig {
@@ -174,6 +177,7 @@ impl Default for LearningConfig {
             skills: false,
             skills_k: 3,
             skills_min_score: 0.5,
+            max_growth: 0.3,
         }
     }
 }

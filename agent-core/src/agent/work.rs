@@ -409,6 +409,7 @@ impl<'a> Work<'a> {
                         .await?;
             }
         }
+        left_out.extend(self.fit_growth(&mut learned)?);
         if !learned.insights.is_empty() || !learned.helpers.is_empty() || !left_out.is_empty() {
             self.events.emit(Event::Library {
                 task_id: self.task.id.clone(),
@@ -425,6 +426,62 @@ impl<'a> Work<'a> {
         }
         self.learned = Some(learned.clone());
         Ok(learned)
+    }
+
+    /// Keeps what `learned` adds to a prompt within `learning.max_growth` of the task's
+    /// first-attempt prompt (estimated in characters): helpers first (they were found for this
+    /// task), then insights, each in its order. Returns what was left out, with the reason.
+    fn fit_growth(&self, learned: &mut Learned) -> Result<Vec<String>, AgentError> {
+        let growth = self.agent.config.learning.max_growth;
+        if growth <= 0.0 {
+            return Ok(Vec::new());
+        }
+        let context = serde_json::json!({
+            "prompt": self.task.prompt,
+            "entry_point": code_entry(self.task),
+        });
+        let prompts = &self.agent.prompts;
+        let first = prompts.render("actor_system", &context)?.len()
+            + prompts.render("actor_user", &context)?.len();
+        let mut left = (first as f32 * growth) as usize;
+        let mut dropped = Vec::new();
+        // Each kind shown costs its header line once (as in actor_user.j2), then a line an item.
+        let mut fit = |costs: Vec<(usize, String)>, header: usize| -> Vec<bool> {
+            let mut header = header;
+            costs
+                .into_iter()
+                .map(|(cost, what)| {
+                    let keep = cost + header <= left;
+                    if keep {
+                        left -= cost + header;
+                        header = 0;
+                    } else {
+                        dropped.push(format!("{what} left out: over max_growth"));
+                    }
+                    keep
+                })
+                .collect()
+        };
+        let helper_costs = learned
+            .helpers
+            .iter()
+            .map(|h| {
+                (
+                    h.signature.len() + h.description.len() + 5,
+                    format!("helper {}", h.name),
+                )
+            })
+            .collect();
+        let mut keep = fit(helper_costs, 95).into_iter();
+        learned.helpers.retain(|_| keep.next().unwrap_or(false));
+        let insight_costs = learned
+            .insights
+            .iter()
+            .map(|r| (r.len() + 3, "insight".to_string()))
+            .collect();
+        let mut keep = fit(insight_costs, 40).into_iter();
+        learned.insights.retain(|_| keep.next().unwrap_or(false));
+        Ok(dropped)
     }
 
     /// Counts a use of each helper in `ids` that passed or failed the internal tests (a run

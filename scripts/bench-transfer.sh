@@ -1,0 +1,67 @@
+#!/usr/bin/env bash
+# Learning across tasks, measured honestly: insights, coding skills and cross-task reflections
+# learned on one set of tasks and scored on another, at the budget of the reflexion baseline
+# (HumanEval, 4 trials, 8 model calls a task, every purpose counted).
+#   1. base-A, base-B: reflexion on HumanEval's even-numbered and odd-numbered tasks (shards 1/2
+#      and 2/2), learning into libraries he-A and he-B (a run that learns behaves as the baseline:
+#      it only stores skills and tags its reflections). Together they are the baseline.
+#   2. mbpp-learn: reflexion on the first MBPP_LIMIT (default 200) MBPP tasks with model-written
+#      internal tests (MBPP's prompts have no examples), learning into library mbpp.
+#   3. mneme insights extract on each learning run, into its library.
+#   4. Scored runs, the library frozen: cv-VARIANT-A reads he-B on the even tasks, cv-VARIANT-B
+#      reads he-A on the odd tasks (2-fold cross-validation); mbpp-VARIANT reads mbpp on all 164.
+# VARIANTs (default `all`): all (insights + skills + cross-task reflections), insights, skills,
+# cross (cross-task reflections only).
+# Usage: scripts/bench-transfer.sh [VARIANT...]; OUT (default bench-runs/transfer-0.5b),
+# BENCH_CACHE (default: the 2026-11-29 strategy study's cache, so the baseline replays its
+# answers), MNEME_BIN. Runs that exist are resumed; an extraction skips comparisons it made.
+# Afterwards: scripts/transfer-compare.py OUT
+set -euo pipefail
+cd "$(dirname "$0")/.."
+variants=("$@")
+[ ${#variants[@]} -gt 0 ] || variants=(all)
+out="${OUT:-bench-runs/transfer-0.5b}"
+mkdir -p "$out"
+bin="${MNEME_BIN:-${CARGO_TARGET_DIR:-target}/release/mneme}"
+[ -n "${MNEME_BIN:-}" ] || cargo build --release -q -p mneme
+model=qwen2.5-coder-0.5b
+export MNEME_MEMORY__PATH="$PWD/$out/memory"
+export MNEME_CACHE__DIR="${BENCH_CACHE:-$PWD/bench-runs/strategies-20261129/cache}"
+export MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false MNEME_AGENT__FIRST_TEMPERATURE=0.0 \
+  MNEME_AGENT__RETRY_TEMPERATURE=0.0
+common=(--model "$model" --strategy reflexion --trials 4 --budget 8)
+
+# run NAME ARGS...: resumes OUT/NAME if it exists, else starts `mneme run ARGS`.
+run() {
+  local name=$1; shift
+  if [ -f "$out/$name/run.json" ]; then
+    "$bin" resume "$out/$name" > "$out/$name.json"
+  else
+    "$bin" run "$@" "${common[@]}" --run-id "transfer-$name" --run-dir "$out/$name" \
+      > "$out/$name.json"
+  fi
+  echo "$name: $(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(s['passed'], '/', s['tasks_done'])" "$out/$name.json")"
+}
+
+run base-A humaneval --shard 1/2 --library he-A --learn
+run base-B humaneval --shard 2/2 --library he-B --learn
+MNEME_AGENT__INTERNAL_TESTS=model run mbpp-learn mbpp --limit "${MBPP_LIMIT:-200}" --library mbpp --learn
+for pair in base-A:he-A base-B:he-B mbpp-learn:mbpp; do
+  "$bin" insights extract "$out/${pair%%:*}" --library "${pair##*:}" --model "$model" \
+    > "$out/insights-${pair##*:}.txt" 2> "$out/insights-${pair##*:}.log"
+done
+
+flags() {
+  case $1 in
+    all) echo --insights --skills --cross-task ;;
+    insights) echo --insights ;;
+    skills) echo --skills ;;
+    cross) echo --cross-task ;;
+    *) echo "unknown variant $1" >&2; exit 2 ;;
+  esac
+}
+for v in "${variants[@]}"; do
+  run "cv-$v-A" humaneval --shard 1/2 --library he-B $(flags "$v")
+  run "cv-$v-B" humaneval --shard 2/2 --library he-A $(flags "$v")
+  run "mbpp-$v" humaneval --library mbpp $(flags "$v")
+done
