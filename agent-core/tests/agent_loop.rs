@@ -1,17 +1,18 @@
 //! The agent loop's control flow with a scripted model, a real sandbox and a real
 //! embedded memory store.
 
+mod common;
+
+use common::memory;
+
 use agent_core::agent::{grade, Agent, AgentConfig, Event, MemoryEvents, Prompts, TaskResult};
 use agent_core::llm::{
     Budget, ChatModel, Ledger, LlmError, Metered, PriceTable, ScriptedModel, ScriptedTurn, Usage,
 };
 use agent_core::run::{execute, EnvFactory, RunDir, RunSpec, RunStatus, Runner};
 use environments::code::HiddenTestGrader;
-use environments::suites::parse_jsonl;
-use environments::{CodingEnv, Environment, Task, TaskSuite};
-use memory::embed::HashingEmbedder;
-use memory::store::edge::{EdgeOptions, EdgeStore};
-use memory::{BankConfig, MemoryBank};
+use environments::{CodingEnv, Environment, Task};
+use memory::MemoryBank;
 use std::sync::atomic::AtomicBool;
 use std::sync::Arc;
 use tools::sandbox::{Sandbox, SandboxConfig};
@@ -24,24 +25,11 @@ const RIGHT_ADD: &str = "```python\ndef add(a, b):\n    return a + b\n```";
 const RIGHT_NEG: &str = "```python\ndef neg(x):\n    return -x\n```";
 
 fn tasks() -> Vec<Task> {
-    parse_jsonl(TASKS, "inline", "toy")
-        .unwrap()
-        .tasks()
-        .to_vec()
+    common::tasks_of(TASKS)
 }
 
 fn sandbox() -> Arc<Sandbox> {
     Arc::new(Sandbox::new(SandboxConfig::default()).unwrap())
-}
-
-fn memory(dir: &std::path::Path) -> MemoryBank {
-    let store =
-        Arc::new(EdgeStore::open(&dir.join("mem"), 64, true, &EdgeOptions::default()).unwrap());
-    MemoryBank::new(
-        store,
-        Arc::new(HashingEmbedder::new(64)),
-        BankConfig::default(),
-    )
 }
 
 fn reflexion(trials: u32) -> AgentConfig {

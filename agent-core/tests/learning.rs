@@ -2,15 +2,16 @@
 //! Python) and a real embedded store: coding skills stored, shown, linked and counted;
 //! ExpeL insights extracted from a run's events and shown within their token budget.
 
+mod common;
+
+use common::memory;
+
 use agent_core::agent::{grade, Agent, AgentConfig, Event, MemoryEvents, Prompts};
 use agent_core::learn::{self, expel, insights, ExtractConfig};
 use agent_core::llm::ScriptedModel;
 use environments::code::HiddenTestGrader;
-use environments::suites::parse_jsonl;
-use environments::{CodingEnv, Task, TaskSuite};
-use memory::embed::HashingEmbedder;
-use memory::store::edge::{EdgeOptions, EdgeStore};
-use memory::{BankConfig, MemoryBank, Record, Skill};
+use environments::{CodingEnv, Task};
+use memory::{MemoryBank, Record, Skill};
 use std::sync::Arc;
 use tools::sandbox::{Sandbox, SandboxConfig};
 
@@ -22,20 +23,7 @@ const IS_PRIME: &str = "```python\ndef is_prime(n: int) -> bool:\n    def small(
 const COUNT: &str = "```python\ndef small(k):\n    return 'not the helper'\n\ndef count_primes(xs: list) -> int:\n    return sum(1 for x in xs if is_prime(x))\n```";
 
 fn tasks() -> Vec<Task> {
-    parse_jsonl(TASKS, "inline", "toy")
-        .unwrap()
-        .tasks()
-        .to_vec()
-}
-
-fn memory(dir: &std::path::Path) -> MemoryBank {
-    let store =
-        Arc::new(EdgeStore::open(&dir.join("mem"), 64, true, &EdgeOptions::default()).unwrap());
-    MemoryBank::new(
-        store,
-        Arc::new(HashingEmbedder::new(64)),
-        BankConfig::default(),
-    )
+    common::tasks_of(TASKS)
 }
 
 fn learning(learn: bool, skills: bool, insights: bool) -> AgentConfig {

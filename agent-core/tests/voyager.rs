@@ -4,14 +4,14 @@
 
 mod common;
 
+use common::memory;
+
 use agent_core::agent::{Agent, AgentConfig, Event, MemoryEvents, Prompts, Solved};
 use agent_core::llm::ScriptedModel;
 use async_trait::async_trait;
 use common::{answers, scripted};
 use environments::{Action, EnvError, Environment, Observation, Snapshot, Step, Task, TaskKind};
-use memory::embed::HashingEmbedder;
-use memory::store::edge::{EdgeOptions, EdgeStore};
-use memory::{BankConfig, Filter, MemoryBank, Record, RecordKind};
+use memory::{Filter, MemoryBank, Record, RecordKind};
 use serde_json::json;
 use std::path::Path;
 use std::sync::Arc;
@@ -133,15 +133,6 @@ fn task() -> Task {
         prompt: "Explore.".into(),
         kind: TaskKind::Custom(json!({"seed": 1})),
     }
-}
-
-fn memory(dir: &Path) -> MemoryBank {
-    let store = EdgeStore::open(&dir.join("mem"), 64, true, &EdgeOptions::default()).unwrap();
-    MemoryBank::new(
-        Arc::new(store),
-        Arc::new(HashingEmbedder::new(64)),
-        BankConfig::default(),
-    )
 }
 
 fn agent(

@@ -62,15 +62,18 @@ fn a_run_learns_into_a_library_insights_are_extracted_once_and_a_later_run_reads
     );
 
     // Extraction: one logged call per comparison; a second extraction makes none.
-    let first = env.run(&[
-        "insights",
-        "extract",
-        "runs/learn",
-        "--library",
-        "toy",
-        "--model",
-        "smollm2-135m",
-    ]);
+    let extract = || {
+        env.run(&[
+            "insights",
+            "extract",
+            "runs/learn",
+            "--library",
+            "toy",
+            "--model",
+            "smollm2-135m",
+        ])
+    };
+    let first = extract();
     assert!(first.status.success(), "{}", stderr(&first));
     let made = stderr(&first)
         .lines()
@@ -84,15 +87,7 @@ fn a_run_learns_into_a_library_insights_are_extracted_once_and_a_later_run_reads
         .expect("the number of comparisons is said");
     let log = lines(&env.path("insights/toy.jsonl"));
     assert_eq!(log.len(), made);
-    let again = env.run(&[
-        "insights",
-        "extract",
-        "runs/learn",
-        "--library",
-        "toy",
-        "--model",
-        "smollm2-135m",
-    ]);
+    let again = extract();
     assert!(
         stderr(&again).contains(&format!(
             "0 comparisons to make for library \"toy\" ({made} already in"

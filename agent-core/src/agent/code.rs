@@ -99,14 +99,19 @@ pub fn top_level_defs(code: &str) -> Vec<String> {
         .collect()
 }
 
+/// The index of the line that starts defining function `name`.
+fn def_line(lines: &[&str], name: &str) -> Option<usize> {
+    lines.iter().position(|l| {
+        let t = l.trim_start();
+        t.starts_with(&format!("def {name}(")) || t.starts_with(&format!("async def {name}("))
+    })
+}
+
 /// The `def name(…)` header of function `name` in `code` (joined when it spans lines), without
 /// the final colon; `None` when `code` does not define it.
 pub fn function_signature(code: &str, name: &str) -> Option<String> {
     let lines: Vec<&str> = code.lines().collect();
-    let start = lines.iter().position(|l| {
-        let t = l.trim_start();
-        t.starts_with(&format!("def {name}(")) || t.starts_with(&format!("async def {name}("))
-    })?;
+    let start = def_line(&lines, name)?;
     let mut header = String::new();
     for line in &lines[start..] {
         header.push_str(line.trim());
@@ -122,10 +127,7 @@ pub fn function_signature(code: &str, name: &str) -> Option<String> {
 /// function has none (or is not there).
 pub fn function_docstring(code: &str, name: &str) -> Option<String> {
     let lines: Vec<&str> = code.lines().collect();
-    let def = lines.iter().position(|l| {
-        let t = l.trim_start();
-        t.starts_with(&format!("def {name}(")) || t.starts_with(&format!("async def {name}("))
-    })?;
+    let def = def_line(&lines, name)?;
     let body = lines[def..]
         .iter()
         .position(|l| l.trim_end().ends_with(':'))?
