@@ -5,13 +5,14 @@
 #   1. base-A, base-B: reflexion on HumanEval's even-numbered and odd-numbered tasks (shards 1/2
 #      and 2/2), learning into libraries he-A and he-B (a run that learns behaves as the baseline:
 #      it only stores skills and tags its reflections). Together they are the baseline.
-#   2. mbpp-learn: reflexion on the first MBPP_LIMIT (default 200) MBPP tasks with model-written
+#   2. mbpp-learn: reflexion on the first MBPP_LIMIT (default 100) MBPP tasks with model-written
 #      internal tests (MBPP's prompts have no examples), learning into library mbpp.
 #   3. mneme insights extract on each learning run, into its library.
 #   4. Scored runs, the library frozen: cv-VARIANT-A reads he-B on the even tasks, cv-VARIANT-B
 #      reads he-A on the odd tasks (2-fold cross-validation); mbpp-VARIANT reads mbpp on all 164.
 # VARIANTs (default `all`): all (insights + skills + cross-task reflections), insights, skills,
 # cross (cross-task reflections only).
+# The 2-fold arm runs first; MBPP=0 stops after it.
 # Usage: scripts/bench-transfer.sh [VARIANT...]; OUT (default bench-runs/transfer-0.5b),
 # BENCH_CACHE (default: the 2026-11-29 strategy study's cache, so the baseline replays its
 # answers), MNEME_BIN. Runs that exist are resumed; an extraction skips comparisons it made.
@@ -43,14 +44,6 @@ run() {
   echo "$name: $(python3 -c "import json,sys; s=json.load(open(sys.argv[1])); print(s['passed'], '/', s['tasks_done'])" "$out/$name.json")"
 }
 
-run base-A humaneval --shard 1/2 --library he-A --learn
-run base-B humaneval --shard 2/2 --library he-B --learn
-MNEME_AGENT__INTERNAL_TESTS=model run mbpp-learn mbpp --limit "${MBPP_LIMIT:-200}" --library mbpp --learn
-for pair in base-A:he-A base-B:he-B mbpp-learn:mbpp; do
-  "$bin" insights extract "$out/${pair%%:*}" --library "${pair##*:}" --model "$model" \
-    > "$out/insights-${pair##*:}.txt" 2> "$out/insights-${pair##*:}.log"
-done
-
 flags() {
   case $1 in
     all) echo --insights --skills --cross-task ;;
@@ -60,8 +53,23 @@ flags() {
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
+# extract LEARNING_RUN LIBRARY
+extract() {
+  "$bin" insights extract "$out/$1" --library "$2" --model "$model" \
+    > "$out/insights-$2.txt" 2> "$out/insights-$2.log"
+}
+
+run base-A humaneval --shard 1/2 --library he-A --learn
+run base-B humaneval --shard 2/2 --library he-B --learn
+extract base-A he-A
+extract base-B he-B
 for v in "${variants[@]}"; do
   run "cv-$v-A" humaneval --shard 1/2 --library he-B $(flags "$v")
   run "cv-$v-B" humaneval --shard 2/2 --library he-A $(flags "$v")
+done
+[ "${MBPP:-1}" = 1 ] || exit 0
+MNEME_AGENT__INTERNAL_TESTS=model run mbpp-learn mbpp --limit "${MBPP_LIMIT:-100}" --library mbpp --learn
+extract mbpp-learn mbpp
+for v in "${variants[@]}"; do
   run "mbpp-$v" humaneval --library mbpp $(flags "$v")
 done

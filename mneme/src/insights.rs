@@ -119,6 +119,24 @@ pub async fn list(config: &Config, library: &str) -> anyhow::Result<()> {
     print_rules(&bank, library).await
 }
 
+/// `mneme insights clear`: removes the library's rules and its extraction log, so the next
+/// extraction starts over (its skills and reflections stay).
+pub async fn clear(config: &Config, library: &str) -> anyhow::Result<()> {
+    let bank = crate::wiring::memory_bank(config, false).await?;
+    let filter = memory::Filter::kind(memory::RecordKind::Insight)
+        .tags_any(vec![memory::library_tag(library)]);
+    let n = bank.records(&filter).await?.len();
+    bank.store().delete_where(&filter).await?;
+    let log = log_path(config, library);
+    match std::fs::remove_file(&log) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(e).with_context(|| format!("removing {}", log.display())),
+    }
+    println!("removed {n} insights of library {library:?} and its extraction log");
+    Ok(())
+}
+
 async fn print_rules(bank: &memory::MemoryBank, library: &str) -> anyhow::Result<()> {
     let rules = insights::rules(bank, library).await?;
     if rules.is_empty() {

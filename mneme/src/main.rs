@@ -124,6 +124,12 @@ enum InsightsCommand {
         #[arg(long, default_value = "default")]
         library: String,
     },
+    /// Remove a library's rules and its extraction log (its skills and reflections stay).
+    Clear {
+        /// The library.
+        #[arg(long)]
+        library: String,
+    },
 }
 
 #[derive(Args)]
@@ -648,6 +654,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Insights(InsightsCommand::List { library }) => {
             mneme::insights::list(&config, &library).await
+        }
+        Command::Insights(InsightsCommand::Clear { library }) => {
+            mneme::insights::clear(&config, &library).await
         }
         Command::Env(EnvCommand::List) => {
             mneme::envs::list(&config.data_dir());

@@ -50,8 +50,7 @@ fn a_run_learns_into_a_library_insights_are_extracted_once_and_a_later_run_reads
         .filter(|e| e["type"] == "skill_write" && e["outcome"] == "new")
         .map(|e| e["name"].as_str().unwrap())
         .collect();
-    let listed = env.run(&["skills", "list", "--library", "toy"]);
-    let listed = stdout(&listed);
+    let listed = stdout(&env.run(&["skills", "list", "--library", "toy"]));
     for name in &stored {
         assert!(listed.contains(name), "{name} missing from:\n{listed}");
     }
@@ -121,4 +120,17 @@ fn a_run_learns_into_a_library_insights_are_extracted_once_and_a_later_run_reads
         !events.iter().any(|e| e["type"] == "skill_write"),
         "a run that does not learn stores no skill"
     );
+
+    // Clearing the rules removes them and the log; the skills stay.
+    let cleared = env.run(&["insights", "clear", "--library", "toy"]);
+    assert!(
+        stdout(&cleared).contains(&format!("removed {rules} insights")),
+        "{}",
+        stdout(&cleared)
+    );
+    assert!(!env.path("insights/toy.jsonl").exists());
+    let list = stdout(&env.run(&["insights", "list", "--library", "toy"]));
+    assert!(list.contains("has no insights yet"), "{list}");
+    let skills = stdout(&env.run(&["skills", "list", "--library", "toy"]));
+    assert_eq!(skills, listed, "the skills stay");
 }

@@ -69,6 +69,20 @@ impl Comparison {
         }
     }
 
+    /// The names the compared tasks define (their functions): a general rule names none.
+    pub fn task_names(&self) -> Vec<String> {
+        let prompts: Vec<&str> = match self {
+            Comparison::Fixed { trajectory } => vec![&trajectory.prompt],
+            Comparison::Successes { trajectories } => {
+                trajectories.iter().map(|t| t.prompt.as_str()).collect()
+            }
+        };
+        prompts
+            .into_iter()
+            .flat_map(crate::agent::code::top_level_defs)
+            .collect()
+    }
+
     /// The tasks it is about.
     pub fn task_ids(&self) -> Vec<String> {
         match self {
@@ -214,6 +228,8 @@ pub async fn extract_one(
     step.prompt_tokens = response.usage.prompt_tokens;
     step.completion_tokens = response.usage.completion_tokens;
     let (ops, mut discarded) = insights::parse_operations(&step.reply, config.max_ops);
+    let (ops, mut specific) = insights::general_only(ops, &comparison.task_names());
+    discarded.append(&mut specific);
     let mut outcome =
         insights::apply(memory, &config.library, &shown, ops, config.max_rules).await?;
     discarded.append(&mut outcome.discarded);

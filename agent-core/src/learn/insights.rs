@@ -143,6 +143,31 @@ fn operation(keyword: &str, number: Option<usize>, text: &str) -> Result<Operati
     }
 }
 
+/// Splits off the ADDs and EDITs whose rule names one of `names` (the compared tasks'
+/// functions): a rule about one problem is not a general rule. They are discarded with that
+/// reason.
+pub fn general_only(ops: Vec<Operation>, names: &[String]) -> (Vec<Operation>, Vec<Discarded>) {
+    let mut kept = Vec::new();
+    let mut discarded = Vec::new();
+    for op in ops {
+        let text = match &op {
+            Operation::Add { text } | Operation::Edit { text, .. } => text.as_str(),
+            _ => "",
+        };
+        let words: Vec<&str> = text
+            .split(|c: char| !(c.is_alphanumeric() || c == '_'))
+            .collect();
+        match names.iter().find(|n| words.contains(&n.as_str())) {
+            Some(name) => discarded.push(Discarded {
+                line: format!("{op:?}"),
+                reason: format!("the rule names the task's function {name}: not general"),
+            }),
+            None => kept.push(op),
+        }
+    }
+    (kept, discarded)
+}
+
 /// A rule of the list as shown to the model.
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Rule {
@@ -311,6 +336,27 @@ mod tests {
             ]
         );
         assert!(discarded.is_empty(), "{discarded:?}");
+    }
+
+    #[test]
+    fn a_rule_naming_the_tasks_function_is_not_general() {
+        let ops = vec![
+            Operation::Add {
+                text: "The function `find_closest` should check for an empty list.".into(),
+            },
+            Operation::Edit {
+                n: 1,
+                text: "Call pair_up(sorted(xs)) as pair_up does.".into(),
+            },
+            Operation::Agree { n: 2 },
+        ];
+        let (kept, discarded) = general_only(ops, &["find_closest".into(), "pair_up".into()]);
+        assert_eq!(kept, [Operation::Agree { n: 2 }]);
+        assert_eq!(discarded.len(), 2);
+        assert!(
+            discarded[0].reason.contains("find_closest"),
+            "{discarded:?}"
+        );
     }
 
     #[test]
