@@ -47,28 +47,30 @@ fn svg(
     Ok(out)
 }
 
-fn pass_chart(s: &Summary) -> anyhow::Result<String> {
+fn pass_chart(by_trial: &[f64]) -> anyhow::Result<String> {
     svg(|root| {
-        let n = s.pass_at_1_by_trial.len().max(1) as i32;
+        let k = by_trial.len().max(1);
+        // Trials 1…k on the axis, half a trial of room either side, a tick at each trial.
         let mut chart = ChartBuilder::on(root)
             .caption("pass@1 by trial", ("sans-serif", 20))
             .margin(12)
             .x_label_area_size(36)
             .y_label_area_size(48)
-            .build_cartesian_2d(0i32..n + 1, 0f64..1f64)
+            .build_cartesian_2d(0.5f64..k as f64 + 0.5, 0f64..1f64)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         chart
             .configure_mesh()
             .x_desc("trial")
             .y_desc("pass@1")
-            .x_labels(n as usize + 2)
+            .x_labels(2 * k + 1)
+            .x_label_formatter(&|v| integer_label(*v))
+            .y_label_formatter(&|v| format!("{v:.1}"))
             .draw()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
-        let points: Vec<(i32, f64)> = s
-            .pass_at_1_by_trial
+        let points: Vec<(f64, f64)> = by_trial
             .iter()
             .enumerate()
-            .map(|(i, p)| (i as i32 + 1, *p))
+            .map(|(i, p)| (i as f64 + 1.0, *p))
             .collect();
         chart
             .draw_series(LineSeries::new(points.clone(), BLUE.stroke_width(2)))
@@ -84,28 +86,84 @@ fn pass_chart(s: &Summary) -> anyhow::Result<String> {
     })
 }
 
-fn bar_chart(
-    title: &str,
-    y_desc: &str,
-    bars: &[(String, f64)],
+/// `v` as an integer label when it is one (a tick between integers gets none).
+fn integer_label(v: f64) -> String {
+    if (v - v.round()).abs() < 1e-9 {
+        format!("{}", v.round() as i64)
+    } else {
+        String::new()
+    }
+}
+
+/// The colour of a verdict, by meaning and colour-blind safe (Okabe–Ito): passed bluish
+/// green, failed vermillion, timeouts orange, memory sky blue, errors and kills reddish
+/// purple, no code grey, anything else blue.
+pub(crate) fn verdict_color(verdict: &str) -> RGBColor {
+    match verdict {
+        "passed" => RGBColor(0x00, 0x9E, 0x73),
+        "failed" => RGBColor(0xD5, 0x5E, 0x00),
+        "timeout" => RGBColor(0xE6, 0x9F, 0x00),
+        "memory" => RGBColor(0x56, 0xB4, 0xE9),
+        "error" | "killed" | "crashed" => RGBColor(0xCC, 0x79, 0xA7),
+        "no_code" => RGBColor(0x99, 0x99, 0x99),
+        _ => RGBColor(0x00, 0x72, 0xB2),
+    }
+}
+
+/// Verdicts in the order a reader looks for them: passed, failed, then the rest by name.
+fn verdict_rank(verdict: &str) -> (u8, String) {
+    let rank = match verdict {
+        "passed" => 0,
+        "failed" => 1,
+        _ => 2,
+    };
+    (rank, verdict.to_string())
+}
+
+/// Task ids in their natural order (`HumanEval/2` before `HumanEval/10`).
+fn task_order(id: &str) -> (String, u64, String) {
+    let (head, tail) = id.rsplit_once('/').unwrap_or(("", id));
+    match tail.parse::<u64>() {
+        Ok(n) => (head.to_string(), n, String::new()),
+        Err(_) => (head.to_string(), u64::MAX, tail.to_string()),
+    }
+}
+
+/// One bar of a bar chart: its label, value and colour.
+struct Bar {
+    label: String,
+    value: f64,
     color: RGBColor,
-) -> anyhow::Result<String> {
+}
+
+/// A bar chart of counts (the value axis in integers); labels turned upright when there are many.
+fn bar_chart(title: &str, y_desc: &str, bars: &[Bar]) -> anyhow::Result<String> {
     svg(|root| {
-        let top = bars.iter().map(|b| b.1).fold(1.0, f64::max) * 1.1;
-        let labels: Vec<String> = bars.iter().map(|b| b.0.clone()).collect();
+        let top = (bars.iter().map(|b| b.value).fold(1.0, f64::max) * 1.1).ceil();
+        let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
         let n = bars.len().max(1) as i32;
+        let upright = bars.len() > 8 || labels.iter().any(|l| l.len() > 10);
         let mut chart = ChartBuilder::on(root)
             .caption(title, ("sans-serif", 20))
             .margin(12)
-            .x_label_area_size(40)
+            .x_label_area_size(if upright { 90 } else { 40 })
             .y_label_area_size(60)
             .build_cartesian_2d((0..n).into_segmented(), 0f64..top)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
+        let label_style = if upright {
+            ("sans-serif", 11)
+                .into_font()
+                .transform(FontTransform::Rotate90)
+        } else {
+            ("sans-serif", 13).into_font()
+        };
         chart
             .configure_mesh()
             .disable_x_mesh()
             .y_desc(y_desc)
-            .x_labels(bars.len().min(20))
+            .x_labels(bars.len().min(40))
+            .x_label_style(label_style)
+            .y_label_formatter(&|v| integer_label(*v))
             .x_label_formatter(&|v| match v {
                 SegmentValue::CenterOf(i) | SegmentValue::Exact(i) => {
                     labels.get(*i as usize).cloned().unwrap_or_default()
@@ -115,14 +173,14 @@ fn bar_chart(
             .draw()
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         chart
-            .draw_series(bars.iter().enumerate().map(|(i, (_, v))| {
+            .draw_series(bars.iter().enumerate().map(|(i, bar)| {
                 let i = i as i32;
                 Rectangle::new(
                     [
                         (SegmentValue::Exact(i), 0.0),
-                        (SegmentValue::Exact(i + 1), *v),
+                        (SegmentValue::Exact(i + 1), bar.value),
                     ],
-                    color.mix(0.8).filled(),
+                    bar.color.mix(0.85).filled(),
                 )
             }))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
@@ -234,27 +292,29 @@ fn render(
     register_font()?;
     let trees = trees(out, results, run_dirs)?;
     let run = out;
-    let pass = pass_chart(summary)?;
-    let per_task: Vec<(String, f64)> = results
+    let pass = pass_chart(&summary.pass_at_1_by_trial)?;
+    let mut ordered: Vec<&TaskResult> = results.iter().collect();
+    ordered.sort_by_key(|r| task_order(&r.task_id));
+    let per_task: Vec<Bar> = ordered
         .iter()
-        .map(|r| {
-            (
-                r.task_id
-                    .rsplit('/')
-                    .next()
-                    .unwrap_or(&r.task_id)
-                    .to_string(),
-                r.usage.total_tokens() as f64,
-            )
+        .map(|r| Bar {
+            label: r.task_id.clone(),
+            value: r.usage.total_tokens() as f64,
+            color: verdict_color(if r.passed { "passed" } else { "failed" }),
         })
         .collect();
-    let tokens = bar_chart("tokens per task", "tokens", &per_task, GREEN)?;
-    let verdicts: Vec<(String, f64)> = summary
-        .verdicts
-        .iter()
-        .map(|(k, v)| (k.clone(), *v as f64))
+    let tokens = bar_chart("tokens per task (green: passed)", "tokens", &per_task)?;
+    let mut verdicts: Vec<(&String, &usize)> = summary.verdicts.iter().collect();
+    verdicts.sort_by_key(|(k, _)| verdict_rank(k));
+    let verdicts: Vec<Bar> = verdicts
+        .into_iter()
+        .map(|(k, v)| Bar {
+            label: k.clone(),
+            value: *v as f64,
+            color: verdict_color(k),
+        })
         .collect();
-    let verdict_chart = bar_chart("submissions by verdict", "tasks", &verdicts, RED)?;
+    let verdict_chart = bar_chart("submissions by verdict", "tasks", &verdicts)?;
     for (name, body) in [
         ("pass_by_trial.svg", &pass),
         ("tokens.svg", &tokens),
@@ -340,7 +400,12 @@ fn render(
     for (k, v) in &rows {
         md.push_str(&format!("| {k} | {v} |\n"));
     }
-    md.push_str("\n![pass@1 by trial](pass_by_trial.svg)\n![tokens per task](tokens.svg)\n![submissions by verdict](verdicts.svg)\n\n## Not passed\n\n| task | verdict | trials |\n|---|---|---|\n");
+    md.push_str("\n![pass@1 by trial](pass_by_trial.svg)\n![tokens per task](tokens.svg)\n![submissions by verdict](verdicts.svg)\n\n## Not passed\n\n");
+    if failed.is_empty() {
+        md.push_str("None: every task passed.\n");
+    } else {
+        md.push_str("| task | verdict | trials |\n|---|---|---|\n");
+    }
     for r in &failed {
         md.push_str(&format!(
             "| {} | {} | {} |\n",
@@ -366,18 +431,21 @@ fn render(
     for chart in [&pass, &tokens, &verdict_chart] {
         html.push_str(chart);
     }
-    html.push_str(
-        "</div><h2>Not passed</h2><table><tr><th>task</th><th>verdict</th><th>trials</th></tr>",
-    );
-    for r in &failed {
-        html.push_str(&format!(
-            "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-            escape(&r.task_id),
-            escape(&r.verdict),
-            r.trials_used
-        ));
+    html.push_str("</div><h2>Not passed</h2>");
+    if failed.is_empty() {
+        html.push_str("<p>None: every task passed.</p>");
+    } else {
+        html.push_str("<table><tr><th>task</th><th>verdict</th><th>trials</th></tr>");
+        for r in &failed {
+            html.push_str(&format!(
+                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                escape(&r.task_id),
+                escape(&r.verdict),
+                r.trials_used
+            ));
+        }
+        html.push_str("</table>");
     }
-    html.push_str("</table>");
     if !trees.is_empty() {
         html.push_str("<h2>Search trees</h2><p>Node = attempt (its number), colour = internal pass fraction, thick ring and edges = the submitted path, dashed = a duplicate (charged, not run).</p>");
         for (task, svg) in &trees {
@@ -401,4 +469,81 @@ fn render(
     std::fs::write(&md_path, md)?;
     std::fs::write(&html_path, html)?;
     Ok((md_path, html_path))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// The text labels of an SVG chart.
+    fn texts(svg: &str) -> Vec<String> {
+        svg.split("<text")
+            .skip(1)
+            .filter_map(|t| {
+                Some(
+                    t.split_once('>')?
+                        .1
+                        .split_once("</text>")?
+                        .0
+                        .trim()
+                        .to_string(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_trial_axis_runs_from_one_to_the_last_trial() {
+        register_font().unwrap();
+        let labels = texts(&pass_chart(&[0.5, 0.6, 0.7]).unwrap());
+        for k in ["1", "2", "3"] {
+            assert!(labels.iter().any(|l| l == k), "{labels:?}");
+        }
+        assert!(!labels.iter().any(|l| l == "0" || l == "4"), "{labels:?}");
+    }
+
+    #[test]
+    fn verdicts_have_their_colours_and_counts_are_integers() {
+        register_font().unwrap();
+        let bars = |verdicts: &[(&str, f64)]| -> Vec<Bar> {
+            verdicts
+                .iter()
+                .map(|(v, n)| Bar {
+                    label: v.to_string(),
+                    value: *n,
+                    color: verdict_color(v),
+                })
+                .collect()
+        };
+        let all_passed = bar_chart("v", "tasks", &bars(&[("passed", 5.0)])).unwrap();
+        assert!(all_passed.contains("#009E73") && !all_passed.contains("#D55E00"));
+        let mixed = bar_chart("v", "tasks", &bars(&[("passed", 1200.0), ("failed", 3.0)])).unwrap();
+        assert!(mixed.contains("#D55E00"));
+        let labels = texts(&mixed);
+        assert!(!labels.iter().any(|l| l.contains(".0")), "{labels:?}");
+        assert_ne!(verdict_color("timeout"), verdict_color("failed"));
+        assert_ne!(verdict_color("error"), verdict_color("timeout"));
+    }
+
+    #[test]
+    fn tasks_sort_in_their_natural_order() {
+        let mut ids = vec![
+            "HumanEval/10",
+            "HumanEval/2",
+            "HumanEval/1",
+            "toy/b",
+            "toy/a",
+        ];
+        ids.sort_by_key(|id| task_order(id));
+        assert_eq!(
+            ids,
+            [
+                "HumanEval/1",
+                "HumanEval/2",
+                "HumanEval/10",
+                "toy/a",
+                "toy/b"
+            ]
+        );
+    }
 }
