@@ -2,6 +2,7 @@
 //! model server. `main.rs` wires these to the command line; tests use them directly.
 
 pub mod commands;
+pub mod compare;
 pub mod config;
 pub mod envs;
 pub mod explore;

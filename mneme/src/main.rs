@@ -42,6 +42,17 @@ enum Command {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Runs side by side on the tasks they share, the first as the baseline: pass@1 with the
+    /// paired flips and McNemar's p, calls, tokens, wall time, pass@1 against calls and tokens.
+    /// Writes compare.md and compare.html.
+    Compare {
+        /// Run directories; join the shards of one arm with `+` (e.g. base-A+base-B).
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<String>,
+        /// Where compare.md and compare.html go.
+        #[arg(long, default_value = ".")]
+        out: PathBuf,
+    },
     /// Print the search tree of one task of a `lats` run, and export it (DOT, SVG).
     Tree {
         /// The run directory.
@@ -532,6 +543,11 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                 shards => mneme::report::write_merged(shards, out.as_deref())?,
             };
             println!("{}\n{}", md.display(), html.display());
+            Ok(())
+        }
+        Command::Compare { runs, out } => {
+            let (_, html) = mneme::compare::write(&runs, &out)?;
+            eprintln!("mneme: wrote {}", html.display());
             Ok(())
         }
         Command::Tree {

@@ -121,7 +121,7 @@ fn verdict_rank(verdict: &str) -> (u8, String) {
 }
 
 /// Task ids in their natural order (`HumanEval/2` before `HumanEval/10`).
-fn task_order(id: &str) -> (String, u64, String) {
+pub(crate) fn task_order(id: &str) -> (String, u64, String) {
     let (head, tail) = id.rsplit_once('/').unwrap_or(("", id));
     match tail.parse::<u64>() {
         Ok(n) => (head.to_string(), n, String::new()),

@@ -101,6 +101,24 @@ fn three_humaneval_tasks_with_the_real_local_model() {
     assert_eq!(html.matches("<svg").count(), 3, "three inline charts");
     assert!(html.contains("pass@1 by trial") && html.contains("submissions by verdict"));
     assert!(!html.contains("src=\"http"), "self-contained");
+
+    // The run compared with itself: every task shared, nothing flipped.
+    let out = env.run(&[
+        "compare",
+        dir.to_str().unwrap(),
+        dir.to_str().unwrap(),
+        "--out",
+        "cmp",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let md = std::fs::read_to_string(env.path("cmp/compare.md")).unwrap();
+    assert!(md.contains("Comparison on 3 shared tasks"), "{md}");
+    assert!(md.contains("fixed none; broken none"), "{md}");
+    assert!(env.path("cmp/compare.html").is_file());
 }
 
 #[test]
