@@ -12,7 +12,8 @@
 #      reads he-A on the odd tasks (2-fold cross-validation); mbpp-VARIANT reads mbpp on all 164.
 # VARIANTs (default `all`): all (insights + skills + cross-task reflections), insights, skills,
 # cross (cross-task reflections only).
-# The 2-fold arm runs first; MBPP=0 stops after it.
+# The 2-fold arm runs first; MBPP=0 stops after it; EXTRACT=0 skips the extractions (for
+# variants without insights).
 # Usage: scripts/bench-transfer.sh [VARIANT...]; OUT (default bench-runs/transfer-0.5b),
 # BENCH_CACHE (default: the 2026-11-29 strategy study's cache, so the baseline replays its
 # answers), MNEME_BIN. Runs that exist are resumed; an extraction skips comparisons it made.
@@ -61,15 +62,17 @@ extract() {
 
 run base-A humaneval --shard 1/2 --library he-A --learn
 run base-B humaneval --shard 2/2 --library he-B --learn
-extract base-A he-A
-extract base-B he-B
+if [ "${EXTRACT:-1}" = 1 ]; then
+  extract base-A he-A
+  extract base-B he-B
+fi
 for v in "${variants[@]}"; do
   run "cv-$v-A" humaneval --shard 1/2 --library he-B $(flags "$v")
   run "cv-$v-B" humaneval --shard 2/2 --library he-A $(flags "$v")
 done
 [ "${MBPP:-1}" = 1 ] || exit 0
 MNEME_AGENT__INTERNAL_TESTS=model run mbpp-learn mbpp --limit "${MBPP_LIMIT:-100}" --library mbpp --learn
-extract mbpp-learn mbpp
+[ "${EXTRACT:-1}" = 1 ] && extract mbpp-learn mbpp
 for v in "${variants[@]}"; do
   run "mbpp-$v" humaneval --library mbpp $(flags "$v")
 done

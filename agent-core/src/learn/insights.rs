@@ -53,8 +53,9 @@ pub const MAX_RULE_CHARS: usize = 300;
 const KEYWORDS: [&str; 4] = ["ADD", "EDIT", "AGREE", "REMOVE"];
 
 /// The operations in a reply, at most `max_ops` of them; lines that start like an operation
-/// but cannot be one (no number, no text, a rule too long or with code in it), and operations
-/// beyond `max_ops`, are discarded with a reason. Other lines (prose) are ignored.
+/// but cannot be one (no number, no text, a placeholder, a rule too long or with code in it),
+/// operations beyond `max_ops`, and a second operation on one rule are discarded with a reason
+/// (both, when they contradict each other). Other lines (prose) are ignored.
 pub fn parse_operations(reply: &str, max_ops: usize) -> (Vec<Operation>, Vec<Discarded>) {
     let mut ops = Vec::new();
     let mut discarded = Vec::new();
@@ -74,6 +75,7 @@ pub fn parse_operations(reply: &str, max_ops: usize) -> (Vec<Operation>, Vec<Dis
             Err(reason) => discarded.push(discard(reason)),
         }
     }
+    let ops = one_per_rule(ops, &mut discarded);
     (ops, discarded)
 }
 
@@ -104,6 +106,69 @@ fn parse_line(line: &str) -> Option<Result<Operation, String>> {
     Some(operation(keyword, number, text))
 }
 
+/// Whether `text` is the instructions' placeholder (`<a new rule>`, "Add a new rule") rather
+/// than a rule: small models copy the format line.
+fn is_placeholder(text: &str) -> bool {
+    let lower = text.to_lowercase();
+    let t = lower.trim();
+    t.starts_with('<')
+        || t.ends_with('>')
+        || [
+            "new rule",
+            "existing rule",
+            "improved rule",
+            "modified rule",
+            "rule number",
+        ]
+        .iter()
+        .any(|p| t.contains(p))
+}
+
+/// Keeps one operation per rule: a second operation on a rule already operated on in the same
+/// reply is discarded, and when they disagree (AGREE and REMOVE, EDIT and REMOVE) the first is
+/// taken back too.
+fn one_per_rule(ops: Vec<Operation>, discarded: &mut Vec<Discarded>) -> Vec<Operation> {
+    let number = |op: &Operation| match op {
+        Operation::Add { .. } => None,
+        Operation::Edit { n, .. } | Operation::Agree { n } | Operation::Remove { n } => Some(*n),
+    };
+    let removes = |op: &Operation| matches!(op, Operation::Remove { .. });
+    let mut kept: Vec<Operation> = Vec::new();
+    let mut contradicted = Vec::new();
+    for op in ops {
+        let Some(n) = number(&op) else {
+            kept.push(op);
+            continue;
+        };
+        match kept.iter().find(|k| number(k) == Some(n)) {
+            None => kept.push(op),
+            Some(first) => {
+                let reason = if removes(first) != removes(&op) {
+                    contradicted.push(n);
+                    format!("contradicts the reply's other operation on rule {n}")
+                } else {
+                    format!("a second operation on rule {n} in one reply")
+                };
+                discarded.push(Discarded {
+                    line: format!("{op:?}"),
+                    reason,
+                });
+            }
+        }
+    }
+    kept.retain(|op| {
+        let drop = number(op).is_some_and(|n| contradicted.contains(&n));
+        if drop {
+            discarded.push(Discarded {
+                line: format!("{op:?}"),
+                reason: "contradicted by the reply's other operation on the same rule".into(),
+            });
+        }
+        !drop
+    });
+    kept
+}
+
 fn strip_numbering(line: &str) -> &str {
     let digits = line.chars().take_while(|c| c.is_ascii_digit()).count();
     if digits > 0 && line[digits..].starts_with(['.', ')']) {
@@ -123,6 +188,8 @@ fn operation(keyword: &str, number: Option<usize>, text: &str) -> Result<Operati
             Err(format!("{keyword} needs the rule's text"))
         } else if text.contains("```") || text.contains("def ") {
             Err("a rule is a sentence, not code".to_string())
+        } else if is_placeholder(text) {
+            Err("a placeholder copied from the instructions, not a rule".to_string())
         } else if text.chars().count() > MAX_RULE_CHARS {
             Err(format!("a rule of more than {MAX_RULE_CHARS} characters"))
         } else {
@@ -336,6 +403,32 @@ mod tests {
             ]
         );
         assert!(discarded.is_empty(), "{discarded:?}");
+    }
+
+    #[test]
+    fn placeholders_and_contradictions_are_discarded() {
+        let reply = "AGREE 1: x\nREMOVE 1: x\nEDIT 2: <add a new rule>\nADD: Add a new rule\nAGREE 3\nAGREE 3\nADD: Sort before pairing.";
+        let (ops, discarded) = parse_operations(reply, 10);
+        assert_eq!(
+            ops,
+            [
+                Operation::Agree { n: 3 },
+                Operation::Add {
+                    text: "Sort before pairing.".into()
+                }
+            ]
+        );
+        let reasons: Vec<&str> = discarded.iter().map(|d| d.reason.as_str()).collect();
+        assert_eq!(
+            reasons,
+            [
+                "a placeholder copied from the instructions, not a rule",
+                "a placeholder copied from the instructions, not a rule",
+                "contradicts the reply's other operation on rule 1",
+                "a second operation on rule 3 in one reply",
+                "contradicted by the reply's other operation on the same rule",
+            ]
+        );
     }
 
     #[test]
