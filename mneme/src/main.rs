@@ -41,6 +41,10 @@ enum Command {
         /// named after the run).
         #[arg(long)]
         out: Option<PathBuf>,
+        /// Rewrite the report every SECONDS while the run is in progress (the page reloads
+        /// itself), until it completes or stops.
+        #[arg(long, value_name = "SECONDS", num_args = 0..=1, default_missing_value = "10")]
+        watch: Option<u64>,
     },
     /// Runs side by side on the tasks they share, the first as the baseline: pass@1 with the
     /// paired flips and McNemar's p, calls, tokens, wall time, pass@1 against calls and tokens.
@@ -537,10 +541,19 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
             outcome?;
             mneme::explore::print_outcome(&run_dir)
         }
-        Command::Report { run_dirs, out } => {
-            let (md, html) = match run_dirs.as_slice() {
-                [one] => mneme::report::write(one)?,
-                shards => mneme::report::write_merged(shards, out.as_deref())?,
+        Command::Report {
+            run_dirs,
+            out,
+            watch,
+        } => {
+            let (md, html) = match (run_dirs.as_slice(), watch) {
+                ([one], Some(secs)) => {
+                    let every = std::time::Duration::from_secs(secs.max(1));
+                    mneme::report::watch(one, every).await?
+                }
+                (_, Some(_)) => anyhow::bail!("--watch follows one run directory"),
+                ([one], None) => mneme::report::write(one)?,
+                (shards, None) => mneme::report::write_merged(shards, out.as_deref())?,
             };
             println!("{}\n{}", md.display(), html.display());
             Ok(())

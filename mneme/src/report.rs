@@ -8,6 +8,28 @@ use anyhow::Context;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
 
+/// How often a page of a run in progress reloads itself, seconds.
+pub const REFRESH_SECS: u64 = 10;
+
+/// Rewrites the report of the run in `run` every `every` seconds until the run is no longer in
+/// progress (complete, interrupted or stopped by its budget), then once more. A run that was
+/// killed stays "in progress": stop watching with Ctrl-C.
+pub async fn watch(run: &Path, every: std::time::Duration) -> anyhow::Result<(PathBuf, PathBuf)> {
+    loop {
+        let done = RunDir::open(run)?
+            .0
+            .summary()
+            .is_some_and(|s| s.status != agent_core::run::RunStatus::InProgress);
+        match write(run) {
+            Ok(paths) if done => return Ok(paths),
+            Ok((_, html)) => eprintln!("mneme: wrote {}; watching", html.display()),
+            // No task has finished yet: nothing to draw.
+            Err(e) => eprintln!("mneme: {e:#}; watching"),
+        }
+        tokio::time::sleep(every).await;
+    }
+}
+
 /// Fonts tried for chart labels (Debian's `fonts-dejavu-core`), or `MNEME_FONT`.
 const FONTS: &[&str] = &[
     "/usr/share/fonts/truetype/dejavu/DejaVuSans.ttf",
@@ -212,11 +234,19 @@ pub(crate) fn escape(s: &str) -> String {
 
 /// Writes `report.md`, `report.html` and the charts' SVG files into the run directory.
 pub fn write(run: &Path) -> anyhow::Result<(PathBuf, PathBuf)> {
-    let (dir, _spec) = RunDir::open(run)?;
-    let summary = dir
-        .summary()
-        .with_context(|| format!("{} has no summary.json yet", run.display()))?;
+    let (dir, spec) = RunDir::open(run)?;
     let results: Vec<TaskResult> = dir.results()?;
+    // A run in progress (or killed) has results before its summary: sum them up as they are.
+    let summary = match dir.summary() {
+        Some(summary) => summary,
+        None if results.is_empty() => {
+            anyhow::bail!(
+                "{}: no task has finished yet, so there is nothing to report",
+                run.display()
+            )
+        }
+        None => Summary::from_results(&spec, &results, agent_core::run::RunStatus::InProgress, 0),
+    };
     render(run, &summary, &results, Vec::new(), &[run.to_path_buf()])
 }
 
@@ -418,8 +448,23 @@ fn render(
         ));
     }
 
-    let mut html = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>mneme run report</title><style>body{font-family:sans-serif;max-width:1180px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}</style></head><body>");
-    html.push_str(&format!("<h1>Run {}</h1><table>", escape(&summary.run_id)));
+    let in_progress = summary.status == agent_core::run::RunStatus::InProgress;
+    let refresh = if in_progress {
+        format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">")
+    } else {
+        String::new()
+    };
+    let mut html = String::from("<!doctype html><html><head><meta charset=\"utf-8\">");
+    html.push_str(&refresh);
+    html.push_str("<title>mneme run report</title><style>body{font-family:sans-serif;max-width:1180px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}.live{background:#fff4d6;padding:6px 10px}</style></head><body>");
+    html.push_str(&format!("<h1>Run {}</h1>", escape(&summary.run_id)));
+    if in_progress {
+        html.push_str(&format!(
+            "<p class=\"live\">In progress (or stopped without a word): {} of {} tasks finished when this page was written; it reloads every {REFRESH_SECS} s while `mneme report --watch` rewrites it.</p>",
+            summary.tasks_done, summary.tasks_total
+        ));
+    }
+    html.push_str("<table>");
     for (k, v) in &rows {
         html.push_str(&format!(
             "<tr><th>{}</th><td>{}</td></tr>",

@@ -242,6 +242,21 @@ fn a_run_killed_with_sigkill_resumes_without_loss_or_duplication() {
     let before = lines_count(&dir.join("results.jsonl"));
     assert!(before < 4, "the run had not finished when it was killed");
 
+    // The report of the killed run says it is in progress and reloads itself; before any task
+    // has finished there is nothing to draw, and it says so.
+    let report = env.run(&["report", dir.to_str().unwrap()]);
+    if before > 0 {
+        assert!(
+            report.status.success(),
+            "{}",
+            String::from_utf8_lossy(&report.stderr)
+        );
+        let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+        assert!(html.contains("http-equiv=\"refresh\"") && html.contains("In progress"));
+    } else {
+        assert!(String::from_utf8_lossy(&report.stderr).contains("no task has finished yet"));
+    }
+
     let out = env.run(&["resume", dir.to_str().unwrap()]);
     assert!(
         out.status.success(),
@@ -254,6 +269,15 @@ fn a_run_killed_with_sigkill_resumes_without_loss_or_duplication() {
         .map(|r| r["task_id"].as_str().unwrap())
         .collect();
     assert_eq!((results.len(), ids.len()), (4, 4), "every task once");
+    // Watching a finished run writes its report once and returns; the page no longer reloads.
+    let watched = env.run(&["report", dir.to_str().unwrap(), "--watch", "1"]);
+    assert!(
+        watched.status.success(),
+        "{}",
+        String::from_utf8_lossy(&watched.stderr)
+    );
+    let html = std::fs::read_to_string(dir.join("report.html")).unwrap();
+    assert!(!html.contains("http-equiv=\"refresh\"") && !html.contains("In progress"));
     let events = lines(&dir.join("events.jsonl"));
     assert!(
         events.iter().any(|e| e["session"] == 2),
