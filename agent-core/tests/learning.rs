@@ -102,7 +102,7 @@ async fn a_passing_submission_becomes_a_helper_that_a_later_task_calls_in_its_ow
     let result = solve(&agent, &count, &events).await;
     let prompt = &model.requests()[0].messages[1].content;
     assert!(
-        prompt.contains("- def is_prime(n: int) -> bool: Return True if n is a prime number."),
+        prompt.contains("- is_prime(n: int) -> bool: Return True if n is a prime number."),
         "{prompt}"
     );
     assert!(

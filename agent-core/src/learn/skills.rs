@@ -20,7 +20,7 @@ pub struct Helper {
     pub id: String,
     /// Its function's name.
     pub name: String,
-    /// `def name(…) -> …`.
+    /// `name(…) -> …`, as the prompt shows it.
     pub signature: String,
     /// What it does.
     pub description: String,
@@ -142,12 +142,18 @@ pub async fn helpers(
         if shown.len() == k {
             break;
         }
-        let signature = function_signature(&skill.code, &skill.name)
+        let header = function_signature(&skill.code, &skill.name)
             .unwrap_or_else(|| format!("def {}(…)", skill.name));
         let description = skill
             .description
-            .strip_prefix(&format!("{signature}: "))
+            .strip_prefix(&format!("{header}: "))
             .unwrap_or(&skill.description)
+            .to_string();
+        // Shown as a call, not a `def` line: a small model copies a `def …: text` line into its
+        // code, where it is a syntax error.
+        let signature = header
+            .trim_start_matches("async ")
+            .trim_start_matches("def ")
             .to_string();
         shown.push(Helper {
             id: hit.id,
@@ -165,6 +171,8 @@ pub async fn helpers(
 /// a scope of its own (its imports and inner functions cannot clash with the code's), and the
 /// ids of the helpers put in.
 pub fn link(code: &str, helpers: &[Helper]) -> (String, Vec<String>) {
+    let cleaned = without_copied_lines(code, helpers);
+    let code = cleaned.as_str();
     let defined = top_level_defs(code);
     let mut parts = Vec::new();
     let mut used = Vec::new();
@@ -180,6 +188,29 @@ pub fn link(code: &str, helpers: &[Helper]) -> (String, Vec<String>) {
     }
     parts.push(code.to_string());
     (parts.join("\n\n"), used)
+}
+
+/// `code` without the lines that copy a helper's line of the prompt (`name(…): description`,
+/// with or without `def`): a syntax error that would also hide the helper.
+fn without_copied_lines(code: &str, helpers: &[Helper]) -> String {
+    let copied = |line: &str| {
+        let t = line.trim().trim_start_matches("- ");
+        let t = t.strip_prefix("def ").unwrap_or(t);
+        // A real definition's header ends with its colon; a copied line ends with prose.
+        !t.ends_with(':')
+            && helpers.iter().any(|h| {
+                !h.description.is_empty()
+                    && t.starts_with(&format!("{}(", h.name))
+                    && t.ends_with(h.description.as_str())
+            })
+    };
+    if !code.lines().any(copied) {
+        return code.to_string();
+    }
+    code.lines()
+        .filter(|l| !copied(l))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// `helper`'s code inside a function that returns its function, bound to its name.
@@ -251,7 +282,22 @@ mod tests {
         assert!(linked.starts_with("def _mneme_helper_is_prime():\n    def aux(n):"));
         assert!(linked.contains("    return is_prime\nis_prime = _mneme_helper_is_prime()"));
         assert!(linked.ends_with(code) && !linked.contains("unused"));
+        // A helper's prompt line copied into the code is dropped, and the helper linked.
+        let mut described = helpers[0].clone();
+        described.description = "Return True if n is prime.".into();
+        let copied =
+            "def is_prime(n): Return True if n is prime.\n\ndef f(x):\n    return is_prime(x)";
+        let (linked, used) = link(copied, &[described]);
+        assert_eq!(used, ["id-is_prime"]);
+        assert!(
+            linked.ends_with("def f(x):\n    return is_prime(x)"),
+            "{linked}"
+        );
+        assert!(!linked.contains("def is_prime(n): Return"), "{linked}");
         let (same, none) = link("def is_prime(n):\n    return True", &helpers);
-        assert!(none.is_empty() && same == "def is_prime(n):\n    return True");
+        assert!(
+            none.is_empty() && same == "def is_prime(n):\n    return True",
+            "{none:?} {same:?}"
+        );
     }
 }
