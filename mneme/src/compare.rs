@@ -19,6 +19,8 @@ pub struct Arm {
     pub dirs: Vec<PathBuf>,
     /// Results by task, in the runs' order.
     pub results: Vec<TaskResult>,
+    /// For each result, the index in `dirs` of the directory it came from.
+    pub origin: Vec<usize>,
     /// Wall time of its runs, summed.
     pub wall_ms: u64,
 }
@@ -26,11 +28,13 @@ pub struct Arm {
 /// Reads an arm: `DIR` or `DIR+DIR+…`. A directory without results yet is an error naming it.
 pub fn arm(spec: &str) -> anyhow::Result<Arm> {
     let dirs: Vec<PathBuf> = spec.split('+').map(PathBuf::from).collect();
-    let mut results = Vec::new();
+    let (mut results, mut origin) = (Vec::new(), Vec::new());
     let mut wall_ms = 0;
-    for dir in &dirs {
+    for (i, dir) in dirs.iter().enumerate() {
         let (run, _) = RunDir::open(dir).with_context(|| format!("opening {}", dir.display()))?;
-        results.extend(run.results()?);
+        let found = run.results()?;
+        origin.extend(std::iter::repeat_n(i, found.len()));
+        results.extend(found);
         wall_ms += run.summary().map(|s| s.wall_ms).unwrap_or(0);
     }
     let name = dirs
@@ -46,8 +50,55 @@ pub fn arm(spec: &str) -> anyhow::Result<Arm> {
         name,
         dirs,
         results,
+        origin,
         wall_ms,
     })
+}
+
+impl Arm {
+    /// The link, from the directory `out`, to the story of `task` in the report of the run
+    /// directory that holds it.
+    pub fn story_link(&self, out: &Path, task: &str) -> Option<String> {
+        let i = self.results.iter().position(|r| r.task_id == task)?;
+        let dir = &self.dirs[*self.origin.get(i)?];
+        let page = relative(out, &dir.join("report.html"));
+        Some(format!(
+            "{}#task={}",
+            page.display(),
+            crate::report::story::fragment(task)
+        ))
+    }
+
+    /// Writes the report of each of its directories whose report is missing or older than its
+    /// results, so that the comparison's links lead to stories.
+    pub fn ensure_reports(&self) -> anyhow::Result<()> {
+        let modified = |p: &Path| std::fs::metadata(p).and_then(|m| m.modified()).ok();
+        for dir in &self.dirs {
+            let (page, results) = (dir.join("report.html"), dir.join("results.jsonl"));
+            if modified(&page) < modified(&results) {
+                crate::report::write(dir)?;
+            }
+        }
+        Ok(())
+    }
+}
+
+/// `to` as a path relative to the directory `from` (both made absolute first).
+fn relative(from: &Path, to: &Path) -> PathBuf {
+    let (from, to) = (
+        std::path::absolute(from).unwrap_or_default(),
+        std::path::absolute(to).unwrap_or_default(),
+    );
+    let (from, to): (Vec<_>, Vec<_>) = (from.components().collect(), to.components().collect());
+    let common = from.iter().zip(&to).take_while(|(a, b)| a == b).count();
+    let mut path = PathBuf::new();
+    for _ in common..from.len() {
+        path.push("..");
+    }
+    for part in &to[common..] {
+        path.push(part);
+    }
+    path
 }
 
 /// The exact two-sided McNemar p-value: a binomial test at ½ on the `b` + `c` discordant pairs.
@@ -235,7 +286,8 @@ fn line_chart(
 }
 
 /// The comparison as markdown (the tables) and self-contained HTML (tables and two charts).
-pub fn render(arms: &[Arm]) -> anyhow::Result<(String, String)> {
+/// Links from the page lead (relative to `out`, where it is written) to each task's story.
+pub fn render(arms: &[Arm], out: &Path) -> anyhow::Result<(String, String)> {
     let tasks = shared(arms);
     anyhow::ensure!(
         !tasks.is_empty(),
@@ -305,7 +357,8 @@ pub fn render(arms: &[Arm]) -> anyhow::Result<(String, String)> {
         &by_calls,
     )?;
     let tokens_chart = line_chart("pass@1 against tokens", "mean tokens per task", &by_tokens)?;
-    let html = html_page(&cells, &rows, &[calls_chart, tokens_chart]);
+    let story = |arm: usize, task: &str| arms[arm].story_link(out, task);
+    let html = html_page(&cells, &rows, &[calls_chart, tokens_chart], &story);
     Ok((md, html))
 }
 
@@ -345,7 +398,26 @@ fn table_cells(rows: &[Row], arms: &[Arm], n: usize) -> Vec<Vec<String>> {
         .collect()
 }
 
-fn html_page(cells: &[Vec<String>], rows: &[Row], charts: &[String]) -> String {
+/// A task's id linked to its story in arm `arm` and (small) in the baseline's.
+fn flip_link(story: &dyn Fn(usize, &str) -> Option<String>, arm: usize, task: &str) -> String {
+    use crate::report::escape;
+    let link = |i: usize, text: &str| match story(i, task) {
+        Some(href) => format!("<a href=\"{}\">{}</a>", escape(&href), escape(text)),
+        None => escape(text),
+    };
+    format!(
+        "{} <small>({})</small>",
+        link(arm, task),
+        link(0, "baseline")
+    )
+}
+
+fn html_page(
+    cells: &[Vec<String>],
+    rows: &[Row],
+    charts: &[String],
+    story: &dyn Fn(usize, &str) -> Option<String>,
+) -> String {
     use crate::report::escape;
     let mut html = String::from("<!doctype html><html><head><meta charset=\"utf-8\"><title>mneme comparison</title><style>body{font-family:sans-serif;max-width:1180px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}.fixed{color:#009E73}.broken{color:#D55E00}</style></head><body>");
     html.push_str(&format!(
@@ -364,12 +436,13 @@ fn html_page(cells: &[Vec<String>], rows: &[Row], charts: &[String]) -> String {
         html.push_str("</tr>");
     }
     html.push_str("</table><h2>Paired flips against the baseline</h2>");
-    for row in rows.iter().skip(1) {
+    for (i, row) in rows.iter().enumerate().skip(1) {
         let list = |v: &[String]| {
             if v.is_empty() {
                 "none".to_string()
             } else {
-                escape(&v.join(", "))
+                let links: Vec<String> = v.iter().map(|t| flip_link(story, i, t)).collect();
+                links.join(", ")
             }
         };
         html.push_str(&format!(
@@ -394,8 +467,11 @@ pub fn write(arm_specs: &[String], out: &Path) -> anyhow::Result<(PathBuf, PathB
         .iter()
         .map(|s| arm(s))
         .collect::<anyhow::Result<Vec<_>>>()?;
-    let (md, html) = render(&arms)?;
+    for arm in &arms {
+        arm.ensure_reports()?;
+    }
     std::fs::create_dir_all(out).with_context(|| format!("creating {}", out.display()))?;
+    let (md, html) = render(&arms, out)?;
     let (md_path, html_path) = (out.join("compare.md"), out.join("compare.html"));
     std::fs::write(&md_path, &md)?;
     std::fs::write(&html_path, html)?;
@@ -424,7 +500,8 @@ mod tests {
     fn arm_of(name: &str, results: Vec<TaskResult>) -> Arm {
         Arm {
             name: name.into(),
-            dirs: vec![],
+            dirs: vec![PathBuf::from("/runs").join(name)],
+            origin: vec![0; results.len()],
             results,
             wall_ms: 60_000,
         }
@@ -465,15 +542,17 @@ mod tests {
             (vec!["t/2".to_string()], vec!["t/3".to_string()])
         );
         assert_eq!(rows[1].by_call.len(), 4, "up to the largest budget spent");
-        let (md, html) = render(&arms).unwrap();
+        let out = Path::new("/runs/cmp");
+        let (md, html) = render(&arms, out).unwrap();
         assert!(md.contains("| other | 0.500 (1) | 1 | 1 | 1.000 |"), "{md}");
         assert!(
-            html.contains("fixed t/2")
-                && html.contains("broken t/3")
-                && html.matches("<svg").count() == 2
+            html.contains("fixed <a href=\"../other/report.html#task=t%2F2\">t/2</a> <small>(<a href=\"../base/report.html#task=t%2F2\">baseline</a>)</small>")
+                && html.contains("broken <a href=\"../other/report.html#task=t%2F3\">t/3</a>")
+                && html.matches("<svg").count() == 2,
+            "{html}"
         );
         let none = arm_of("none", vec![result("x/1", true, 1)]);
-        assert!(render(&[arms[0].clone_for_test(), none])
+        assert!(render(&[arms[0].clone_for_test(), none], out)
             .unwrap_err()
             .to_string()
             .contains("no finished task in common"));
@@ -485,6 +564,7 @@ mod tests {
                 name: self.name.clone(),
                 dirs: self.dirs.clone(),
                 results: self.results.clone(),
+                origin: self.origin.clone(),
                 wall_ms: self.wall_ms,
             }
         }

@@ -341,6 +341,16 @@ enum BenchCommand {
         #[arg(long)]
         data: Option<PathBuf>,
     },
+    /// A run's report: its size, and how fast it opens in headless Chromium (the page alone and
+    /// with its largest story open).
+    Report {
+        /// The run directory, or the directories of every shard of one run.
+        #[arg(required = true)]
+        run_dirs: Vec<PathBuf>,
+        /// Loads per view.
+        #[arg(long, default_value_t = 5, value_parser = at_least_one)]
+        repeat: usize,
+    },
     /// Check every canonical solution of a suite in the sandbox and time it.
     Canonical {
         /// The suite (it must have canonical solutions).
@@ -622,6 +632,9 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
         }
         Command::Bench(BenchCommand::Retrieval { data }) => {
             mneme::retrieval::bench(&config, data.as_deref()).await
+        }
+        Command::Bench(BenchCommand::Report { run_dirs, repeat }) => {
+            mneme::report::bench::run(&run_dirs, repeat)
         }
         Command::Bench(BenchCommand::Canonical {
             suite,

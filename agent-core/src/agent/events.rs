@@ -42,6 +42,9 @@ pub enum Event {
         same_task: Vec<String>,
         /// Reflections of other tasks (cross-task memory).
         other_tasks: Vec<String>,
+        /// Where each of `other_tasks` came from: `TASK, trial N (similarity S)`.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        other_sources: Vec<String>,
     },
     /// What the library of cross-task memory gave an attempt (shown on every attempt of a task;
     /// emitted once per task).

@@ -288,7 +288,7 @@ impl<'a> Work<'a> {
                 .collect();
             same.reverse(); // oldest first, as a story
         }
-        let mut other = Vec::new();
+        let (mut other, mut sources) = (Vec::new(), Vec::new());
         if config.cross_task && label >= config.cross_task_from_trial {
             let mut filter = Filter::kind(memory::RecordKind::Reflection).not_task(&self.task.id);
             if !config.learning.library.is_empty() {
@@ -297,11 +297,11 @@ impl<'a> Work<'a> {
             let similar = memory
                 .search(&self.task.prompt, &filter, config.cross_task_k)
                 .await?;
-            other = similar
+            let kept = similar
                 .iter()
-                .filter(|r| r.score >= config.cross_task_min_score)
-                .map(text)
-                .collect();
+                .filter(|r| r.score >= config.cross_task_min_score);
+            other = kept.clone().map(text).collect();
+            sources = kept.map(source).collect();
         }
         if !same.is_empty() || !other.is_empty() {
             self.events.emit(Event::Retrieval {
@@ -309,6 +309,7 @@ impl<'a> Work<'a> {
                 trial: label,
                 same_task: same.clone(),
                 other_tasks: other.clone(),
+                other_sources: sources,
             });
         }
         Ok(same.into_iter().chain(other).collect())
@@ -643,5 +644,16 @@ fn checkpoint_error(path: &std::path::Path, e: impl std::fmt::Display) -> AgentE
     AgentError::Checkpoint {
         path: path.to_path_buf(),
         problem: e.to_string(),
+    }
+}
+
+/// Where a recalled reflection came from, for the run's events: `TASK, trial N (similarity S)`.
+fn source(recalled: &memory::Recalled) -> String {
+    match &recalled.record {
+        Record::Reflection(r) => format!(
+            "{}, trial {} (similarity {:.2})",
+            r.task_id, r.trial, recalled.score
+        ),
+        _ => format!("{} (similarity {:.2})", recalled.id, recalled.score),
     }
 }

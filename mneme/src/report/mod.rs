@@ -1,12 +1,17 @@
 //! `mneme report RUN_DIR`: a markdown summary and a self-contained HTML page with
 //! charts (pass@1 by trial, tokens per task, submissions by verdict), drawn as SVG
-//! with `plotters`.
+//! with `plotters`, and every task's story (see [`story`]): a list to filter and sort,
+//! each task's attempts in order, the tasks a retry fixed and the reflection that did it.
 
 use agent_core::agent::TaskResult;
 use agent_core::run::{RunDir, Summary};
 use anyhow::Context;
 use plotters::prelude::*;
 use std::path::{Path, PathBuf};
+
+pub mod bench;
+pub mod story;
+mod tasks;
 
 /// How often a page of a run in progress reloads itself, seconds.
 pub const REFRESH_SECS: u64 = 10;
@@ -160,7 +165,7 @@ struct Bar {
 
 /// A bar chart of counts (the value axis in integers); labels turned upright when there are many.
 fn bar_chart(title: &str, y_desc: &str, bars: &[Bar]) -> anyhow::Result<String> {
-    svg(|root| {
+    let chart = svg(|root| {
         let top = (bars.iter().map(|b| b.value).fold(1.0, f64::max) * 1.1).ceil();
         let labels: Vec<String> = bars.iter().map(|b| b.label.clone()).collect();
         let n = bars.len().max(1) as i32;
@@ -170,7 +175,8 @@ fn bar_chart(title: &str, y_desc: &str, bars: &[Bar]) -> anyhow::Result<String> 
             .margin(12)
             .x_label_area_size(if upright { 90 } else { 40 })
             .y_label_area_size(60)
-            .build_cartesian_2d((0..n).into_segmented(), 0f64..top)
+            // 0..=last makes last+1 segments: one a bar (a lone bar keeps an empty neighbour).
+            .build_cartesian_2d((0..(n - 1).max(1)).into_segmented(), 0f64..top)
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         let label_style = if upright {
             ("sans-serif", 11)
@@ -207,7 +213,33 @@ fn bar_chart(title: &str, y_desc: &str, bars: &[Bar]) -> anyhow::Result<String> 
             }))
             .map_err(|e| anyhow::anyhow!("{e}"))?;
         Ok(())
-    })
+    })?;
+    Ok(anchor_upright_labels(chart))
+}
+
+/// Upright axis labels start at their tick and read downwards. plotters centres every axis label
+/// on its tick (the mesh sets the anchor), which puts half of an upright label inside the plot.
+fn anchor_upright_labels(svg: String) -> String {
+    let mut out = String::with_capacity(svg.len());
+    let mut rest = svg.as_str();
+    while let Some(start) = rest.find("<text ") {
+        out.push_str(&rest[..start]);
+        let end = rest[start..]
+            .find('>')
+            .map_or(rest.len(), |e| start + e + 1);
+        let tag = &rest[start..end];
+        if tag.contains("transform=\"rotate(90,") {
+            out.push_str(
+                &tag.replace("text-anchor=\"middle\"", "text-anchor=\"start\"")
+                    .replace("dy=\"0.76em\"", "dy=\"0.35em\""),
+            );
+        } else {
+            out.push_str(tag);
+        }
+        rest = &rest[end..];
+    }
+    out.push_str(rest);
+    out
 }
 
 /// pass@1 at each call budget, e.g. `1: 0.537, 2: 0.549, …`.
@@ -448,6 +480,10 @@ fn render(
         ));
     }
 
+    let stories = story::Stories::read(run_dirs);
+    let task_rows = tasks::rows(&ordered, &stories);
+    md.push_str(&tasks::markdown(&task_rows, &stories));
+
     let in_progress = summary.status == agent_core::run::RunStatus::InProgress;
     let refresh = if in_progress {
         format!("<meta http-equiv=\"refresh\" content=\"{REFRESH_SECS}\">")
@@ -456,7 +492,9 @@ fn render(
     };
     let mut html = String::from("<!doctype html><html><head><meta charset=\"utf-8\">");
     html.push_str(&refresh);
-    html.push_str("<title>mneme run report</title><style>body{font-family:sans-serif;max-width:1180px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}.live{background:#fff4d6;padding:6px 10px}</style></head><body>");
+    html.push_str("<title>mneme run report</title><style>body{font-family:sans-serif;max-width:1180px;margin:2em auto;color:#222}table{border-collapse:collapse;margin:1em 0}td,th{border:1px solid #ccc;padding:4px 10px;text-align:left}.charts{display:flex;flex-wrap:wrap;gap:12px}.live{background:#fff4d6;padding:6px 10px}");
+    html.push_str(tasks::STYLE);
+    html.push_str("</style></head><body>");
     html.push_str(&format!("<h1>Run {}</h1>", escape(&summary.run_id)));
     if in_progress {
         html.push_str(&format!(
@@ -476,21 +514,8 @@ fn render(
     for chart in [&pass, &tokens, &verdict_chart] {
         html.push_str(chart);
     }
-    html.push_str("</div><h2>Not passed</h2>");
-    if failed.is_empty() {
-        html.push_str("<p>None: every task passed.</p>");
-    } else {
-        html.push_str("<table><tr><th>task</th><th>verdict</th><th>trials</th></tr>");
-        for r in &failed {
-            html.push_str(&format!(
-                "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
-                escape(&r.task_id),
-                escape(&r.verdict),
-                r.trials_used
-            ));
-        }
-        html.push_str("</table>");
-    }
+    html.push_str("</div>");
+    html.push_str(&tasks::html(&task_rows, &stories)?);
     if !trees.is_empty() {
         html.push_str("<h2>Search trees</h2><p>Node = attempt (its number), colour = internal pass fraction, thick ring and edges = the submitted path, dashed = a duplicate (charged, not run).</p>");
         for (task, svg) in &trees {
@@ -568,6 +593,25 @@ mod tests {
         assert!(!labels.iter().any(|l| l.contains(".0")), "{labels:?}");
         assert_ne!(verdict_color("timeout"), verdict_color("failed"));
         assert_ne!(verdict_color("error"), verdict_color("timeout"));
+    }
+
+    #[test]
+    fn upright_task_labels_start_at_their_tick() {
+        register_font().unwrap();
+        let bars: Vec<Bar> = (0..12)
+            .map(|i| Bar {
+                label: format!("HumanEval/{i}"),
+                value: 100.0 + i as f64,
+                color: verdict_color("passed"),
+            })
+            .collect();
+        let chart = bar_chart("tokens per task", "tokens", &bars).unwrap();
+        let upright: Vec<&str> = chart
+            .split("<text ")
+            .filter(|t| t.contains("rotate(90,"))
+            .collect();
+        assert_eq!(upright.len(), 12, "one label per task");
+        assert!(upright.iter().all(|t| t.contains("text-anchor=\"start\"")));
     }
 
     #[test]
