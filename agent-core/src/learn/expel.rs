@@ -69,15 +69,19 @@ impl Comparison {
         }
     }
 
-    /// The names the compared tasks define (their functions): a general rule names none.
-    pub fn task_names(&self) -> Vec<String> {
-        let prompts: Vec<&str> = match self {
+    /// The compared tasks' prompts.
+    pub fn task_prompts(&self) -> Vec<&str> {
+        match self {
             Comparison::Fixed { trajectory } => vec![&trajectory.prompt],
             Comparison::Successes { trajectories } => {
                 trajectories.iter().map(|t| t.prompt.as_str()).collect()
             }
-        };
-        prompts
+        }
+    }
+
+    /// The names the compared tasks define (their functions): a general rule names none.
+    pub fn task_names(&self) -> Vec<String> {
+        self.task_prompts()
             .into_iter()
             .flat_map(crate::agent::code::top_level_defs)
             .collect()
@@ -228,7 +232,8 @@ pub async fn extract_one(
     step.prompt_tokens = response.usage.prompt_tokens;
     step.completion_tokens = response.usage.completion_tokens;
     let (ops, mut discarded) = insights::parse_operations(&step.reply, config.max_ops);
-    let (ops, mut specific) = insights::general_only(ops, &comparison.task_names());
+    let (ops, mut specific) =
+        insights::general_only(ops, &comparison.task_names(), &comparison.task_prompts());
     discarded.append(&mut specific);
     let mut outcome =
         insights::apply(memory, &config.library, &shown, ops, config.max_rules).await?;

@@ -210,10 +210,14 @@ fn operation(keyword: &str, number: Option<usize>, text: &str) -> Result<Operati
     }
 }
 
-/// Splits off the ADDs and EDITs whose rule names one of `names` (the compared tasks'
-/// functions): a rule about one problem is not a general rule. They are discarded with that
-/// reason.
-pub fn general_only(ops: Vec<Operation>, names: &[String]) -> (Vec<Operation>, Vec<Discarded>) {
+/// Splits off the ADDs and EDITs that are about one of the compared tasks rather than general:
+/// a rule that names one of `names` (the tasks' functions), or one that restates a task's
+/// description (see [`restates`]). They are discarded with the reason.
+pub fn general_only(
+    ops: Vec<Operation>,
+    names: &[String],
+    prompts: &[&str],
+) -> (Vec<Operation>, Vec<Discarded>) {
     let mut kept = Vec::new();
     let mut discarded = Vec::new();
     for op in ops {
@@ -224,15 +228,57 @@ pub fn general_only(ops: Vec<Operation>, names: &[String]) -> (Vec<Operation>, V
         let words: Vec<&str> = text
             .split(|c: char| !(c.is_alphanumeric() || c == '_'))
             .collect();
-        match names.iter().find(|n| words.contains(&n.as_str())) {
-            Some(name) => discarded.push(Discarded {
+        let reason = match names.iter().find(|n| words.contains(&n.as_str())) {
+            Some(name) => Some(format!("the rule names the task's function {name}: not general")),
+            None => prompts.iter().find_map(|p| restates(text, p)).map(|share| {
+                format!(
+                    "{:.0}% of the rule's words come from one task's description: it restates the task",
+                    100.0 * share
+                )
+            }),
+        };
+        match reason {
+            Some(reason) => discarded.push(Discarded {
                 line: format!("{op:?}"),
-                reason: format!("the rule names the task's function {name}: not general"),
+                reason,
             }),
             None => kept.push(op),
         }
     }
     (kept, discarded)
+}
+
+/// The share of a rule's content words (four letters or more, not English function words) found
+/// in `prompt`, when it is at least [`RESTATES_TASK`] and the rule has three or more of them.
+/// The 0.5B model's "rules" were often the task itself ("Check if the length of the string is a
+/// prime number."); a general rule ("check for an empty list before indexing it") shares a word
+/// or two with a task, not most of its words.
+pub fn restates(rule: &str, prompt: &str) -> Option<f64> {
+    let rule_words = content_words(rule);
+    if rule_words.len() < 3 {
+        return None;
+    }
+    let prompt_words = content_words(prompt);
+    let shared = rule_words.intersection(&prompt_words).count();
+    let share = shared as f64 / rule_words.len() as f64;
+    (share >= RESTATES_TASK).then_some(share)
+}
+
+/// See [`restates`].
+const RESTATES_TASK: f64 = 0.75;
+
+/// English function words of four letters or more, left out of [`content_words`].
+const FUNCTION_WORDS: [&str; 16] = [
+    "that", "this", "with", "from", "then", "than", "when", "what", "which", "will", "have",
+    "into", "each", "their", "there", "should",
+];
+
+fn content_words(text: &str) -> std::collections::BTreeSet<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() >= 4)
+        .map(str::to_lowercase)
+        .filter(|w| !FUNCTION_WORDS.contains(&w.as_str()))
+        .collect()
 }
 
 /// A rule of the list as shown to the model.
@@ -443,12 +489,41 @@ mod tests {
             },
             Operation::Agree { n: 2 },
         ];
-        let (kept, discarded) = general_only(ops, &["find_closest".into(), "pair_up".into()]);
+        let (kept, discarded) = general_only(ops, &["find_closest".into(), "pair_up".into()], &[]);
         assert_eq!(kept, [Operation::Agree { n: 2 }]);
         assert_eq!(discarded.len(), 2);
         assert!(
             discarded[0].reason.contains("find_closest"),
             "{discarded:?}"
+        );
+    }
+
+    #[test]
+    fn a_rule_that_restates_a_task_is_not_general() {
+        // Rules the 0.5B model wrote from HumanEval/82's trajectories, and a general one.
+        let prompt = "def prime_length(string):\n    \"\"\"Write a function that takes a string and returns True if the string\n    length is a prime number or False otherwise\"\"\"";
+        let add = |text: &str| Operation::Add { text: text.into() };
+        let ops = vec![
+            add("Add a function that takes a string and returns True if the string length is a prime number or False otherwise."),
+            add("Check if the length of the string is a prime number."),
+            add("Check that a list is not empty before reading its first element."),
+        ];
+        let (kept, discarded) = general_only(ops, &[], &[prompt]);
+        assert_eq!(
+            kept,
+            [add(
+                "Check that a list is not empty before reading its first element."
+            )]
+        );
+        assert_eq!(discarded.len(), 2);
+        assert!(
+            discarded[1].reason.contains("restates the task"),
+            "{discarded:?}"
+        );
+        assert_eq!(
+            restates("Use a set.", prompt),
+            None,
+            "too few words to judge"
         );
     }
 
