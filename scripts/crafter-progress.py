@@ -52,6 +52,8 @@ def session(run, upto):
         "episodes": last["episode"] + 1,
         "tokens": last["tokens"],
         "by_model": sum(e["proposed_by"] == "model" for e in its),
+        "by_need": sum(e["proposed_by"] == "need" for e in its),
+        "replayed": sum(bool(e.get("replayed")) for e in its),
         "first": first,
         "calls_logged": len(calls),
     }
@@ -91,7 +93,8 @@ def main():
         if s is None:
             continue
         firsts = ", ".join(f"{a} {i}" for a, i in sorted(s["first"].items(), key=lambda x: x[1]))
-        print(f"| {run.name} | {s['iterations']} | {s['done']} | {s['by_model']} | {s['unique']} | "
+        print(f"| {run.name} | {s['iterations']} | {s['done']} | {s['by_model']} | {s['by_need']} | "
+              f"{s['replayed']} | {s['unique']} | "
               f"{s['skills']} | {s['episodes']} | {s['tokens']:,} | {firsts} |")
     for run in sorted(root.glob("*-eval")):
         e = evaluation(run)

@@ -19,9 +19,12 @@ use std::sync::Arc;
 /// A world of two achievements. A program's line `collect('wood'…)` adds a wood (achievement
 /// `collect_wood`), `make('pickaxe')` needs a wood (`make_pickaxe`), `raise` is an error the
 /// world reports, `die()` ends the episode, `crash()` kills the world's "process" (the next
-/// reset revives it).
+/// reset revives it). A `thirsty` world also loses 3 drink per program (of 9), reports the
+/// need `restore_drink` at 3 or less, and `drink()` fills it.
 #[derive(Default)]
 struct Forge {
+    thirsty: bool,
+    thirst: u32,
     wood: u32,
     achievements: Vec<String>,
     dead: bool,
@@ -42,6 +45,13 @@ impl Forge {
                 "achievements_all": ["collect_wood", "make_pickaxe"],
                 "api_names": ["collect", "make"],
                 "inventory": {"wood": self.wood},
+                "vitals": {"drink": 9 - self.thirst},
+                "needs": if self.thirst >= 6 {
+                    json!([{"task": "restore_drink", "check": {"field": "vitals.drink", "at_least": 7}},
+                           {"task": "malformed"}])
+                } else {
+                    json!([])
+                },
                 "achievements": self.achievements,
                 "new_achievements": new,
                 "error": error,
@@ -65,6 +75,7 @@ impl Environment for Forge {
             self.resets.push(fields.clone());
         }
         *self = Forge {
+            thirsty: self.thirsty,
             programs: std::mem::take(&mut self.programs),
             resets: std::mem::take(&mut self.resets),
             ..Forge::default()
@@ -88,6 +99,9 @@ impl Environment for Forge {
         }
         let mut new = Vec::new();
         let mut error = None;
+        if self.thirsty {
+            self.thirst = (self.thirst + 3).min(9);
+        }
         for line in code.lines().map(str::trim) {
             if line.starts_with("raise") {
                 error = Some(format!("Traceback: {line}"));
@@ -95,6 +109,8 @@ impl Environment for Forge {
             } else if line.starts_with("collect('wood'") {
                 self.wood += 1;
                 self.unlock("collect_wood", &mut new);
+            } else if line.starts_with("drink()") {
+                self.thirst = 0;
             } else if line.starts_with("make('pickaxe')") && self.wood > 0 {
                 self.wood -= 1;
                 self.unlock("make_pickaxe", &mut new);
@@ -111,12 +127,13 @@ impl Environment for Forge {
 
     async fn snapshot(&mut self) -> Result<Snapshot, EnvError> {
         Ok(Snapshot(
-            json!({"wood": self.wood, "achievements": self.achievements}),
+            json!({"wood": self.wood, "thirst": self.thirst, "achievements": self.achievements}),
         ))
     }
 
     async fn restore(&mut self, snapshot: &Snapshot) -> Result<(), EnvError> {
         self.wood = snapshot.0["wood"].as_u64().unwrap() as u32;
+        self.thirst = snapshot.0["thirst"].as_u64().unwrap() as u32;
         self.achievements = serde_json::from_value(snapshot.0["achievements"].clone()).unwrap();
         Ok(())
     }
@@ -365,7 +382,9 @@ async fn a_death_starts_the_next_episode_in_a_new_world() {
     let mut env = Forge::default();
     let (solved, events) = solve(
         &agent(model, Some(memory(dir.path())), |c| {
-            c.voyager.max_episodes = Some(2)
+            c.voyager.max_episodes = Some(2);
+            // The fatal program did its task: it would be run again, not written anew.
+            c.voyager.reuse_skills = false;
         }),
         &mut env,
         None,
@@ -392,6 +411,157 @@ async fn a_death_starts_the_next_episode_in_a_new_world() {
         account["episodes"][1]["achievements"],
         json!(["collect_wood"])
     );
+}
+
+fn replays(events: &[Event]) -> Vec<Option<String>> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Iteration { replayed, .. } => Some(replayed.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_task_done_before_runs_its_skill_without_asking_the_model() {
+    let dir = tempfile::tempdir().unwrap();
+    let fatal_pick = "```python\ndef make_pick():\n    make('pickaxe')\n    die()\n```";
+    // Episode 0: collect_wood (stored), make_pickaxe (the player dies). Episode 1: collect_wood
+    // again, by the stored skill: no model call. Then the frozen library's skill fails, and the
+    // model writes round 2.
+    let model = scripted(answers(&[GET_WOOD, fatal_pick]));
+    let memory = memory(dir.path());
+    let a = agent(model.clone(), Some(memory.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 3;
+    });
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(
+        iterations(&events),
+        vec![
+            ("collect_wood".into(), true, 1),
+            ("make_pickaxe".into(), true, 1),
+            ("collect_wood".into(), true, 1)
+        ]
+    );
+    assert_eq!(
+        replays(&events),
+        vec![None, None, Some("get_wood v1".into())]
+    );
+    assert_eq!(solved.calls, 2, "the replayed round asked nothing");
+    let wood = skills(&memory)
+        .await
+        .into_iter()
+        .find(|s| s.name == "get_wood")
+        .unwrap();
+    assert_eq!(
+        (wood.successes, wood.failures),
+        (2, 0),
+        "the replay counts a use"
+    );
+    assert!(wood.tags.contains(&"task:collect_wood".to_string()));
+    // With reuse off, the model writes every program.
+    let model = scripted(answers(&[GET_WOOD]));
+    let a = agent(model.clone(), Some(memory.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 1;
+        c.voyager.reuse_skills = false;
+    });
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!((solved.calls, replays(&events)), (1, vec![None]));
+    // A replay that fails leaves the next round to the model, shown the skill's code and error.
+    let dir2 = tempfile::tempdir().unwrap();
+    let memory2 = common::memory(dir2.path());
+    let a = agent(scripted(answers(&[GET_WOOD])), Some(memory2.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 1;
+    });
+    solve(&a, &mut Forge::default(), None).await;
+    let broken = memory::Skill {
+        code: "def get_wood():\n    raise ValueError('no')".into(),
+        version: 2,
+        successes: 3,
+        ..skills(&memory2).await[0].clone()
+    };
+    memory2.remember(Record::Skill(broken)).await.unwrap();
+    let model = scripted(answers(&[GET_WOOD]));
+    let a = agent(model.clone(), Some(memory2.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 1;
+        c.voyager.learn = false;
+    });
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(replays(&events), vec![Some("get_wood v2".into())]);
+    assert_eq!(iterations(&events), vec![("collect_wood".into(), true, 2)]);
+    assert_eq!(solved.calls, 1);
+    assert!(env_source_has(&model, 0, "raise ValueError('no')"));
+    assert!(env_source_has(&model, 0, "Traceback"));
+}
+
+#[tokio::test]
+async fn an_urgent_need_comes_before_the_curriculum_and_is_judged_by_its_check() {
+    let drink = "```python\ndef drink_up():\n    drink()\n```";
+    let still_thirsty = "```python\ndef drink_up():\n    collect('wood', 1)\n```";
+    // Two programs leave drink at 3: the world reports the need; the third iteration takes it
+    // without a curriculum call; a program that does not drink fails the check, one that does
+    // passes it (the critic is never asked).
+    let model = scripted(answers(&[
+        "Task: collect_wood",
+        GET_WOOD,
+        "Task: make_pickaxe",
+        MAKE_PICK,
+        still_thirsty,
+        drink,
+    ]));
+    let env_with_thirst = || Forge {
+        thirsty: true,
+        ..Forge::default()
+    };
+    let mut env = env_with_thirst();
+    let a = agent(model.clone(), None, |c| c.voyager.iterations = 3);
+    let (solved, events) = solve(&a, &mut env, None).await;
+    assert_eq!(
+        iterations(&events),
+        vec![
+            ("collect_wood".into(), true, 1),
+            ("make_pickaxe".into(), true, 1),
+            ("restore_drink".into(), true, 2)
+        ]
+    );
+    let by: Vec<String> = events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Iteration { proposed_by, .. } => Some(proposed_by.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(by[2], "need");
+    assert_eq!(solved.calls, 6, "no curriculum or critic call for the need");
+    assert!(env_source_has(
+        &model,
+        5,
+        "does not report vitals.drink at least 7"
+    ));
+    assert_eq!(env.thirst, 0);
+    // With needs off, the curriculum is asked as before.
+    let model = scripted(answers(&[
+        "Task: collect_wood",
+        GET_WOOD,
+        "Task: make_pickaxe",
+        MAKE_PICK,
+        "Task: collect_wood",
+        GET_WOOD,
+        "success: true",
+    ]));
+    let a = agent(model, None, |c| {
+        c.voyager.iterations = 3;
+        c.voyager.needs = false;
+    });
+    let (_, events) = solve(&a, &mut env_with_thirst(), None).await;
+    assert!(iterations(&events)
+        .iter()
+        .all(|(g, _, _)| g != "restore_drink"));
 }
 
 #[tokio::test]

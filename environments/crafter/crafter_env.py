@@ -96,6 +96,14 @@ WARMUP = [
 ]
 assert sorted(WARMUP) == sorted(ACHIEVEMENTS)
 VITALS = ["health", "food", "drink", "energy"]
+# Urgent needs, reported in every observation's `data.needs` (lowest vital first): a vital at or
+# below `low` asks for its task, done when the vital is back to `restored` (checked by the agent
+# against `data.vitals`). The task strings stay fixed, so a skill learned for one is found again.
+NEEDS = [
+    ("drink", 3, "restore_drink: drink water until drink is at least 7", 7),
+    ("food", 3, "restore_food: eat a cow or a ripe plant until food is at least 6", 6),
+    ("energy", 2, "restore_energy: sleep (sheltered if you can) until energy is at least 7", 7),
+]
 ITEMS = [name for name in constants.items if name not in VITALS]
 MAXIMUM = {name: info["max"] for name, info in constants.items.items()}
 MATERIALS = list(constants.materials)
@@ -367,6 +375,16 @@ class Game:
     def achievements(self):
         return sorted(self.env._unlocked)
 
+    def needs(self):
+        """The urgent tasks (a vital running low), most urgent first, with their checks."""
+        if self.done:
+            return []
+        vitals = self.vitals()
+        low = sorted((vitals[v], task, v, restored) for v, at_most, task, restored in NEEDS
+                     if vitals[v] <= at_most)
+        return [{"task": task, "check": {"field": "vitals." + v, "at_least": restored}}
+                for _, task, v, restored in low]
+
     def daylight(self):
         return round(float(self.world.daylight), 3)
 
@@ -387,6 +405,7 @@ class Game:
             "output": "",
             "steps_used": 0,
             "died": self.died,
+            "needs": self.needs(),
             "state": self.state_text(),
         }
         if extra:

@@ -325,6 +325,33 @@ def test_timing():
         a.close()
 
 
+def test_needs():
+    """A vital running low is reported as a need with its check; drinking meets it."""
+    a = Adapter()
+    try:
+        _, d = obs(a.reset(3))
+        check("8a no need at the start", d["needs"] == [], repr(d["needs"]))
+        for _ in range(1000):
+            _, d = obs(a.act("noop"))
+            if d["vitals"]["drink"] <= 3 or d["died"]:
+                break
+        needs = d["needs"]
+        first = needs[0] if needs else {}
+        check("8b drink at 3: the need restore_drink, checked on vitals.drink",
+              first.get("task", "").startswith("restore_drink")
+              and first.get("check") == {"field": "vitals.drink", "at_least": 7},
+              "drink %d at step %d: %r" % (d["vitals"]["drink"], d["step"], needs))
+        r = a.program("while observe()['vitals']['drink'] < 9:\n    if collect('drink', 1) == 0:"
+                      "\n        explore(20)\n")
+        _, d = obs(r)
+        check("8c after drinking the need is gone",
+              d["vitals"]["drink"] >= 7 and not any(n["task"].startswith("restore_drink")
+                                                    for n in d["needs"]),
+              "drink %d, error %r, needs %r" % (d["vitals"]["drink"], d["error"], d["needs"]))
+    finally:
+        a.close()
+
+
 def test_baseline():
     sys.path.insert(0, HERE)
     import baseline_skills
@@ -344,7 +371,8 @@ def main():
     sandbox = "--bwrap" in sys.argv or os.environ.get("CRAFTER_TEST_BWRAP") == "1"
     quick = "--quick" in sys.argv
     tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
-             lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing]
+             lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing,
+             test_needs]
     if sandbox:
         tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
     if not quick:

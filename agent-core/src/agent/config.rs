@@ -203,6 +203,13 @@ pub struct VoyagerConfig {
     pub critic: bool,
     /// Learn: store skills, usage counts and reflections (off: a frozen library, for evaluation).
     pub learn: bool,
+    /// Run the library's best skill for the very task first, without asking the model (a
+    /// skill stored when the same task was done, with more successes than failures); the model
+    /// writes the next rounds if it fails.
+    pub reuse_skills: bool,
+    /// Take the environment's urgent needs (`data.needs`, a vital running low) as the next task
+    /// before the curriculum, each judged by its own check.
+    pub needs: bool,
     /// Episodes at most (a death or the episode's length ends one; the next starts a new
     /// world); `None`: until the iterations run out.
     #[serde(skip_serializing_if = "Option::is_none")]
@@ -229,6 +236,8 @@ impl Default for VoyagerConfig {
             curriculum: true,
             critic: true,
             learn: true,
+            reuse_skills: true,
+            needs: true,
             max_episodes: None,
             library: "default".into(),
             max_task_failures: 3,

@@ -139,12 +139,17 @@ pub enum Event {
         episode: u32,
         /// The task the curriculum proposed.
         goal: String,
-        /// Where the goal came from: `model`, `fixed` or `fallback` (with the reason).
+        /// Where the goal came from: `model`, `fixed`, `need` (an urgent need the environment
+        /// reported) or `fallback` (with the reason).
         proposed_by: String,
         /// Whether it was judged done.
         success: bool,
         /// Rounds of code writing it took.
         rounds: u32,
+        /// The library's skill run as the first round without asking the model (`name vN`),
+        /// if one was.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        replayed: Option<String>,
         /// Why it was judged so (the critic's reason, a programmatic check, an error).
         reason: String,
         /// Achievements the environment reported new in this iteration.

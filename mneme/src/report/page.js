@@ -168,7 +168,7 @@
       case "iteration":
         d.classList.add(e.success ? "pass" : "fail");
         head("goal: " + e.goal + " (" + e.proposed_by + ") · " + (e.success ? "done" : "not done") +
-          " in " + e.rounds + " round(s) · " + (e.achievements || []).length + " achievements · " + e.skills + " skills");
+          " in " + e.rounds + " round(s)" + (e.replayed ? " (round 1 ran skill " + e.replayed + ")" : "") + " · " + (e.achievements || []).length + " achievements · " + e.skills + " skills");
         d.append(el("pre", null, e.reason + ((e.new_achievements || []).length ? "\nnew: " + e.new_achievements.join(", ") : "")));
         break;
       case "skill_write":

@@ -1,8 +1,9 @@
-//! Whether a program did its task: a programmatic check where the task names an achievement
-//! the environment reports, else the self-verification critic (the model judges from the state
+//! Whether a program did its task: the environment's check where the task is an urgent need it
+//! reported, a programmatic check where the task names an achievement the environment reports,
+//! else the self-verification critic (the model judges from the state
 //! before and after, with a reason), else (the critic off) "it ran without an error".
 
-use super::session::{Session, Status};
+use super::session::{Check, Session, Status};
 use crate::agent::{AgentError, Work};
 use environments::Observation;
 use serde_json::json;
@@ -53,6 +54,7 @@ pub async fn judge(
     work: &mut Work<'_>,
     session: &Session,
     goal: &str,
+    check: Option<&Check>,
     before: &Observation,
     status: &Status,
 ) -> Result<Verdict, AgentError> {
@@ -61,6 +63,15 @@ pub async fn judge(
             success: false,
             reason: format!("the program failed: {error}"),
         });
+    }
+    if let Some(check) = check {
+        let success = check.holds(&session.observation.data) == Some(true);
+        let reason = if success {
+            format!("the environment reports {}", check.describe())
+        } else {
+            format!("the environment does not report {}", check.describe())
+        };
+        return Ok(Verdict { success, reason });
     }
     let had = Status::of(before).achievements;
     if let Some(achievement) = session

@@ -2,7 +2,7 @@
 //! achievements and the tasks done and failed; the environment's warm-up order is the fallback
 //! (and, with the curriculum off, the fixed task list).
 
-use super::session::Session;
+use super::session::{needs_of, Check, Session};
 use crate::agent::{AgentError, Work};
 use serde_json::json;
 
@@ -11,8 +11,20 @@ use serde_json::json;
 pub struct Proposal {
     /// The task.
     pub goal: String,
-    /// `model`, `fixed`, or `fallback: why`.
+    /// `model`, `fixed`, `need`, or `fallback: why`.
     pub by: String,
+    /// How an urgent need's task is judged (the environment's check), if the task is one.
+    pub check: Option<Check>,
+}
+
+impl Proposal {
+    fn new(goal: String, by: &str) -> Self {
+        Self {
+            goal,
+            by: by.to_string(),
+            check: None,
+        }
+    }
 }
 
 /// Tasks of the current episode that were done, and those that failed (with counts).
@@ -44,6 +56,30 @@ fn failures(session: &Session, goal: &str) -> u32 {
         .iter()
         .find(|(g, _)| g.eq_ignore_ascii_case(goal))
         .map_or(0, |f| f.1)
+}
+
+/// How often `goal` failed this episode since it last succeeded.
+fn failures_in_a_row(session: &Session, goal: &str) -> u32 {
+    session
+        .history
+        .iter()
+        .rev()
+        .filter(|h| h.episode == session.episode() && h.goal.eq_ignore_ascii_case(goal))
+        .take_while(|h| !h.success)
+        .count() as u32
+}
+
+/// The most urgent need the environment reports that has not failed `max_failures` times in a
+/// row this episode.
+fn urgent(session: &Session, max_failures: u32) -> Option<Proposal> {
+    let need = needs_of(&session.observation)
+        .into_iter()
+        .find(|n| failures_in_a_row(session, &n.task) < max_failures)?;
+    Some(Proposal {
+        goal: need.task,
+        by: "need".into(),
+        check: Some(need.check),
+    })
 }
 
 /// Whether `goal` names an achievement this episode has unlocked already.
@@ -96,15 +132,16 @@ pub fn parse_task(reply: &str) -> Option<String> {
     (goal.len() >= 3).then_some(goal)
 }
 
-/// The next task: the model's proposal (one call) when the curriculum is on and a call is left;
-/// the warm-up order otherwise, or when the reply is unreadable, names an achievement unlocked
-/// already this episode, or a task that failed `max_task_failures` times this episode.
+/// The next task: an urgent need the environment reports (when `needs` is on; no call); else
+/// the model's proposal (one call) when the curriculum is on and a call is left; the warm-up
+/// order otherwise, or when the reply is unreadable, names an achievement unlocked already this
+/// episode, or a task that failed `max_task_failures` times this episode.
 pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal, AgentError> {
     let config = work.config().voyager.clone();
-    let fixed = |by: &str| Proposal {
-        goal: next_fixed(session, config.max_task_failures),
-        by: by.to_string(),
-    };
+    if let Some(need) = urgent(session, config.max_task_failures).filter(|_| config.needs) {
+        return Ok(need);
+    }
+    let fixed = |by: &str| Proposal::new(next_fixed(session, config.max_task_failures), by);
     if !config.curriculum {
         return Ok(fixed("fixed"));
     }
@@ -139,10 +176,7 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
             "fallback: {goal:?} failed {} times this episode",
             failures(session, &goal)
         )),
-        Some(goal) => Proposal {
-            goal,
-            by: "model".into(),
-        },
+        Some(goal) => Proposal::new(goal, "model"),
     })
 }
 

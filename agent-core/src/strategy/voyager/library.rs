@@ -22,6 +22,42 @@ fn tag(work: &Work<'_>) -> String {
     memory::library_tag(&work.config().voyager.library)
 }
 
+/// The tag of the skills stored for `goal` (done by them): `task:` and the goal in lower case.
+fn task_tag(goal: &str) -> String {
+    format!("task:{}", goal.trim().to_lowercase())
+}
+
+/// The skill to run first for `goal`, without asking the model: of the library's skills stored
+/// when the same task was done (any version), the one with the most successes beyond its
+/// failures (then the newest), if it has more successes than failures. `None` without memory,
+/// with the library off, or with `reuse_skills` off.
+pub async fn for_task(work: &mut Work<'_>, goal: &str) -> Result<Option<Found>, AgentError> {
+    let config = &work.config().voyager;
+    let Some(memory) = work
+        .memory()
+        .filter(|_| config.skill_library && config.reuse_skills)
+    else {
+        return Ok(None);
+    };
+    let wanted = task_tag(goal);
+    let records = memory
+        .records(&Filter::library_skills(&config.library))
+        .await?;
+    Ok(records
+        .into_iter()
+        .filter_map(|hit| match hit.record {
+            Record::Skill(skill) if skill.tags.contains(&wanted) => {
+                Some(Found { id: hit.id, skill })
+            }
+            _ => None,
+        })
+        .filter(|f| f.skill.successes > f.skill.failures)
+        .max_by_key(|f| {
+            let margin = i64::from(f.skill.successes) - i64::from(f.skill.failures);
+            (margin, f.skill.version, f.skill.created_at)
+        }))
+}
+
 /// The top `skills_k` skills for `query` (the task and its context); none without memory or
 /// with the library turned off.
 pub async fn retrieve(work: &mut Work<'_>, query: &str) -> Result<Vec<Found>, AgentError> {
@@ -122,7 +158,7 @@ pub async fn store(
         successes: 1,
         failures: 0,
         library: work.config().voyager.library.clone(),
-        tags: vec![tag(work), work.run_tag()],
+        tags: vec![tag(work), work.run_tag(), task_tag(goal)],
         created_at: memory::record::now(),
     };
     let outcome = match memory.remember(Record::Skill(skill)).await? {
@@ -134,7 +170,8 @@ pub async fn store(
     Ok(Some((name, version)))
 }
 
-/// Counts one use of each skill in `used` the program called, as a success or a failure.
+/// Counts one use of each skill in `used` the program called (or is: a replayed skill), as a
+/// success or a failure.
 pub async fn count_uses(
     work: &mut Work<'_>,
     used: &[Found],
@@ -144,7 +181,8 @@ pub async fn count_uses(
     let Some(memory) = work.memory() else {
         return Ok(());
     };
-    for found in used.iter().filter(|f| program.calls(&f.skill.name)) {
+    let ran = |f: &&Found| program.calls(&f.skill.name) || program.code == f.skill.code;
+    for found in used.iter().filter(ran) {
         memory.record_skill_use(&found.id, success).await?;
     }
     Ok(())

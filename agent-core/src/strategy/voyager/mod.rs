@@ -6,13 +6,17 @@
 //! per iteration:
 //!   curriculum  the model proposes the next task from the state, the achievements, the tasks
 //!               done and failed (the environment's warm-up order when the reply is unusable)
+//!               (an urgent need the environment reports comes first: a vital running low)
 //!   retrieve    the top-k skills by the embedding of the task and its context, and the
 //!               library's reflections on earlier failures of the same task
 //!   up to `rounds` times:
-//!     write     a program (a Python function over the environment's API and the skills)
+//!     write     a program (a Python function over the environment's API and the skills); in
+//!               round 1 the library's skill for the very task, when it has one that works
+//!               more often than not, runs instead, without a model call
 //!     run       in the environment (its sandboxed child process), feedback: events, errors,
 //!               printed output, the new state
-//!     judge     programmatic where the task names an achievement, else the critic
+//!     judge     the need's own check, programmatic where the task names an achievement,
+//!               else the critic
 //!   learn       a success stores the program as a skill (versioned, use-counted); a failure
 //!               stores a reflection
 //!   checkpoint  the environment's snapshot and the session, so a killed session resumes here
@@ -106,8 +110,12 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
     let before = session.observation.clone();
     let proposal = curriculum::propose(work, session).await?;
     let query = format!("{}\n{}", proposal.goal, context_of(&before));
-    let found = library::retrieve(work, &query).await?;
+    let mut found = library::retrieve(work, &query).await?;
     let lessons = library::lessons(work, &proposal.goal).await?;
+    let replay = library::for_task(work, &proposal.goal).await?;
+    let replayed = replay
+        .as_ref()
+        .map(|f| format!("{} v{}", f.skill.name, f.skill.version));
     let rounds = work.config().voyager.rounds;
     let mut last: Option<Round> = None;
     let mut new_achievements = Vec::new();
@@ -120,6 +128,8 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
         used = round;
         let shown = Shown {
             goal: &proposal.goal,
+            check: proposal.check.as_ref(),
+            replay: replay.as_ref().filter(|_| round == 1),
             found: &found,
             lessons: &lessons,
             last: last.as_ref(),
@@ -138,6 +148,8 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
         }
     }
     let success = last.as_ref().is_some_and(|r| r.verdict.success);
+    // A replayed skill that the last round ran again counts a use like a retrieved one.
+    found.extend(replay.filter(|r| !found.iter().any(|f| f.id == r.id)));
     learn(
         work,
         session,
@@ -171,6 +183,7 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
         proposed_by: proposal.by,
         success,
         rounds: used,
+        replayed,
         reason,
         new_achievements,
         achievements: session.unique.iter().cloned().collect(),
@@ -221,12 +234,16 @@ pub(crate) async fn ask_greedy(
 /// What the program prompt shows.
 struct Shown<'s> {
     goal: &'s str,
+    /// The environment's check, when the task is an urgent need.
+    check: Option<&'s session::Check>,
+    /// The library's skill for this very task, run instead of asking the model.
+    replay: Option<&'s Found>,
     found: &'s [Found],
     lessons: &'s [String],
     last: Option<&'s Round>,
 }
 
-/// One round: write a program, run it, judge it.
+/// One round: write a program (or take the library's skill for the task), run it, judge it.
 async fn play_round(
     work: &mut Work<'_>,
     session: &mut Session,
@@ -234,11 +251,16 @@ async fn play_round(
     round: u32,
 ) -> Result<Round, AgentError> {
     let before = session.observation.clone();
-    let reply = match write_program(work, session, shown, round).await {
-        Err(e) if too_long(&e) => Err(format!("the prompt did not fit the model's context ({e})")),
-        other => Ok(other?),
+    let program = match shown.replay {
+        Some(found) => Ok(Program::of_skill(&found.skill)),
+        None => match write_program(work, session, shown, round).await {
+            Err(e) if too_long(&e) => {
+                Err(format!("the prompt did not fit the model's context ({e})"))
+            }
+            other => Program::from_reply(&other?, shown.found),
+        },
     };
-    let program = match reply.and_then(|r| Program::from_reply(&r, shown.found)) {
+    let program = match program {
         Ok(p) => p,
         Err(why) => {
             let verdict = Verdict {
@@ -255,7 +277,7 @@ async fn play_round(
         }
     };
     let (status, ended) = run_program(work, session, &program, &before).await?;
-    let verdict = critic::judge(work, session, shown.goal, &before, &status).await?;
+    let verdict = critic::judge(work, session, shown.goal, shown.check, &before, &status).await?;
     let text = &session.observation.text;
     let feedback = match &status.error {
         Some(error) if !text.contains(error.as_str()) => format!("{text}\nError: {error}"),

@@ -38,6 +38,16 @@ impl Program {
         })
     }
 
+    /// A stored skill run as it is (its code defines everything it calls; the source calls its
+    /// function).
+    pub fn of_skill(skill: &memory::Skill) -> Self {
+        Self {
+            code: skill.code.clone(),
+            main: Some(skill.name.clone()),
+            skills: Vec::new(),
+        }
+    }
+
     /// Whether the program (its own code) calls `name`.
     pub fn calls(&self, name: &str) -> bool {
         calls_name(&self.code, name)

@@ -63,6 +63,59 @@ pub fn state_of(observation: &Observation) -> &str {
         .unwrap_or(&observation.text)
 }
 
+/// A programmatic check on an observation's data: the number at a dotted path (`vitals.drink`)
+/// is at least a value.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Check {
+    /// The dotted path into `observation.data`.
+    pub field: String,
+    /// The least value that passes.
+    pub at_least: f64,
+}
+
+impl Check {
+    /// Whether `data` passes; `None` when the field is missing or not a number.
+    pub fn holds(&self, data: &Value) -> Option<bool> {
+        let value = self
+            .field
+            .split('.')
+            .try_fold(data, |at, key| at.get(key))?
+            .as_f64()?;
+        Some(value >= self.at_least)
+    }
+
+    /// The check in words, for a verdict's reason.
+    pub fn describe(&self) -> String {
+        format!("{} at least {}", self.field, self.at_least)
+    }
+}
+
+/// An urgent task the environment reports (`observation.data.needs`, most urgent first), with
+/// the check that says it is done: a survival need, say, when a vital runs low.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct Need {
+    /// The task, as the program prompt shows it.
+    pub task: String,
+    /// Done when this holds after the program.
+    pub check: Check,
+}
+
+/// The needs `observation` reports, in its order; a malformed entry is left out (and the rest
+/// of the observation is read as usual).
+pub fn needs_of(observation: &Observation) -> Vec<Need> {
+    observation
+        .data
+        .get("needs")
+        .and_then(Value::as_array)
+        .map(|needs| {
+            needs
+                .iter()
+                .filter_map(|n| serde_json::from_value(n.clone()).ok())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// The fields of `observation.data` the session follows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
