@@ -152,6 +152,21 @@ def _recipes_doc():
     return "\n".join(lines)
 
 
+def _achievement_call(name):
+    """The API call that earns achievement `name` once its needs are met."""
+    kind, _, what = name.partition("_")
+    special = {"eat_cow": "attack('cow')", "defeat_zombie": "attack('zombie')",
+               "defeat_skeleton": "attack('skeleton')", "eat_plant": "eat_plant()",
+               "wake_up": "sleep_until_rested()"}
+    if name in special:
+        return special[name]
+    return "%s('%s')" % (kind, what)
+
+
+def _achievements_doc():
+    return "\n".join("  %s: %s" % (name, _achievement_call(name)) for name in WARMUP)
+
+
 API_DOC = """Crafter program API. Your program is Python; it runs as a module (define functions and
 call them at the end). Each call below is played on the game; each primitive step counts against
 the program's step budget (when it runs out, the call raises and the program stops). Positions are
@@ -195,6 +210,10 @@ Helpers (each takes steps; return values say what happened):
 Helper failures are reported as return values (and a reason in the program's feedback); misuse
 (unknown names) raises ValueError. print() output is shown to you (cut to %d characters).
 
+Achievements (a task named after one is done when the game reports it), each with the call
+that earns it once its needs (see Recipes) are met:
+%s
+
 Recipes:
 %s
 Vitals: food from eating cows/ripe plants, drink from water, energy from sleeping; health falls
@@ -217,7 +236,7 @@ def get_coal():
     collect('coal', 1)
 
 get_coal()
-""" % (OUTPUT_KEEP, _recipes_doc())
+""" % (OUTPUT_KEEP, _achievements_doc(), _recipes_doc())
 
 
 class _Stop(Exception):

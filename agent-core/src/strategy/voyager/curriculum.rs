@@ -106,8 +106,21 @@ pub fn next_fixed(session: &Session, max_failures: u32) -> String {
         .unwrap_or_else(|| "explore".into())
 }
 
+/// `goal` without a failure count copied from the prompt's list (`collect_wood (2x)`).
+fn without_count(goal: &str) -> &str {
+    let Some((head, tail)) = goal.rsplit_once(" (") else {
+        return goal;
+    };
+    let count = tail.strip_suffix("x)").unwrap_or("");
+    if !count.is_empty() && count.chars().all(|c| c.is_ascii_digit()) {
+        head.trim_end()
+    } else {
+        goal
+    }
+}
+
 /// The task in a curriculum reply: the text after `Task:` (else the first line), one line,
-/// without quotes or markup; `None` when nothing usable is left.
+/// without quotes or markup or a copied failure count; `None` when nothing usable is left.
 pub fn parse_task(reply: &str) -> Option<String> {
     let line = reply
         .lines()
@@ -122,13 +135,13 @@ pub fn parse_task(reply: &str) -> Option<String> {
                 .find(|l| !l.trim().is_empty())
                 .map(str::to_string)
         })?;
-    let goal: String = line
-        .trim_matches(|c: char| {
+    let trim = |t: &str| -> String {
+        t.trim_matches(|c: char| {
             c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '*' | '.' | '-' | ':')
         })
-        .chars()
-        .take(80)
-        .collect();
+        .to_string()
+    };
+    let goal: String = trim(without_count(&trim(&line))).chars().take(80).collect();
     (goal.len() >= 3).then_some(goal)
 }
 
@@ -197,6 +210,14 @@ mod tests {
         assert_eq!(
             parse_task("place_table\nbecause").as_deref(),
             Some("place_table")
+        );
+        assert_eq!(
+            parse_task("Task: Collect wood (1x)").as_deref(),
+            Some("Collect wood")
+        );
+        assert_eq!(
+            parse_task("Task: mine (carefully)").as_deref(),
+            Some("mine (carefully)")
         );
         assert_eq!(parse_task("  \n"), None);
         assert_eq!(parse_task("Task: ."), None);
