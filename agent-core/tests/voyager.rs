@@ -44,6 +44,7 @@ impl Forge {
                 "warmup": ["collect_wood", "make_pickaxe"],
                 "achievements_all": ["collect_wood", "make_pickaxe"],
                 "api_names": ["collect", "make"],
+                "task_context": {"make_pickaxe": "call make('pickaxe'); needs 1 wood"},
                 "inventory": {"wood": self.wood},
                 "vitals": {"drink": 9 - self.thirst},
                 "needs": if self.thirst >= 6 {
@@ -235,6 +236,13 @@ async fn a_success_becomes_a_skill_that_a_later_program_calls() {
     );
     // Both tasks name achievements: checked against the world, no critic call.
     assert_eq!(solved.calls, 5);
+    // A task with the environment's context is shown it.
+    assert!(env_source_has(
+        &model,
+        3,
+        "Task: make_pickaxe\nHow: call make('pickaxe'); needs 1 wood"
+    ));
+    assert!(!env_source_has(&model, 1, "How:"));
     // Round 2 was shown round 1's error, and sent the skill it calls with its own code.
     let second_try = &model.requests()[4].messages[0].content;
     assert!(

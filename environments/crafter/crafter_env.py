@@ -163,6 +163,35 @@ def _achievement_call(name):
     return "%s('%s')" % (kind, what)
 
 
+def _achievement_needs(name):
+    """What achievement `name` needs before its call earns it, from the game's rules."""
+    kind, _, what = name.partition("_")
+    if kind == "collect" and what in constants.collect:
+        return _requirements(constants.collect[what]["require"]) if what != "drink" else \
+            "water next to you (collect walks there)"
+    if kind == "collect":
+        source = [k for k, v in constants.collect.items() if what in v["receive"]]
+        req = _requirements(constants.collect[source[0]]["require"]) if source else "nothing"
+        return "%s (from %s)" % (req, "/".join(source) or "?")
+    if kind == "place":
+        info = constants.place[what]
+        return "%s, onto %s" % (_requirements(info["uses"]), "/".join(info["where"]))
+    if kind == "make":
+        info = constants.make[what]
+        return "%s, next to a %s" % (_requirements(info["uses"]), " and a ".join(info["nearby"]))
+    return {"eat_cow": "a cow nearby (attack hits it until eaten)",
+            "defeat_zombie": "a zombie nearby (they come out on grass at night)",
+            "defeat_skeleton": "a skeleton nearby (in dark tunnels)",
+            "eat_plant": "a ripe plant: place a sapling, protect it, wait until it ripens",
+            "wake_up": "energy below 9; sleep somewhere safe"}.get(name, "nothing")
+
+
+def _task_context():
+    """For each achievement's task: the call that earns it and what it needs."""
+    return {name: "call %s; needs %s" % (_achievement_call(name), _achievement_needs(name))
+            for name in WARMUP}
+
+
 def _achievements_doc():
     return "\n".join("  %s: %s" % (name, _achievement_call(name)) for name in WARMUP)
 
@@ -505,6 +534,7 @@ class Game:
     def first_observation(self):
         data = self.data()
         data.update({"api": API_DOC, "warmup": list(WARMUP), "achievements_all": list(ACHIEVEMENTS),
+                     "task_context": _task_context(),
                      "api_names": list(ACTIONS) + list(API_FUNCTIONS)})
         return {"observation": {"text": self.state_text(), "data": data}}
 

@@ -317,6 +317,7 @@ async fn write_program(
         "api": session.world.api,
         "skills": skills,
         "goal": shown.goal,
+        "how": session.world.context_for(shown.goal),
         "state": session::state_of(&session.observation),
         "lessons": shown.lessons,
         "previous": previous,

@@ -21,6 +21,11 @@ pub struct World {
     /// Names a program must not redefine (the API's functions).
     #[serde(default)]
     pub api_names: Vec<String>,
+    /// What the environment says about doing an achievement's task (the call that earns it,
+    /// what it needs), by achievement: shown with the task, as Voyager's curriculum gives each
+    /// task its context.
+    #[serde(default)]
+    pub task_context: std::collections::BTreeMap<String, String>,
 }
 
 impl World {
@@ -35,6 +40,13 @@ impl World {
                  its program API (`data.api`: {e})"
             ),
         })
+    }
+
+    /// The environment's context for `goal`, when it names an achievement that has one.
+    pub fn context_for(&self, goal: &str) -> Option<&str> {
+        self.task_context
+            .get(self.achievement_of(goal)?)
+            .map(String::as_str)
     }
 
     /// The achievement a task names (`make_wood_pickaxe`, or "make wood pickaxe"), if any:
