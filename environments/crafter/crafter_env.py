@@ -100,9 +100,9 @@ VITALS = ["health", "food", "drink", "energy"]
 # below `low` asks for its task, done when the vital is back to `restored` (checked by the agent
 # against `data.vitals`). The task strings stay fixed, so a skill learned for one is found again.
 NEEDS = [
-    ("drink", 3, "restore_drink: drink water until drink is at least 7", 7),
-    ("food", 3, "restore_food: eat a cow or a ripe plant until food is at least 6", 6),
-    ("energy", 2, "restore_energy: sleep (sheltered if you can) until energy is at least 7", 7),
+    ("drink", 5, "restore_drink: drink water until drink is at least 7", 7),
+    ("food", 5, "restore_food: eat a cow or a ripe plant until food is at least 6", 6),
+    ("energy", 3, "restore_energy: sleep (sheltered if you can) until energy is at least 7", 7),
 ]
 ITEMS = [name for name in constants.items if name not in VITALS]
 MAXIMUM = {name: info["max"] for name, info in constants.items.items()}

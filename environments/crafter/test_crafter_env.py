@@ -333,11 +333,11 @@ def test_needs():
         check("8a no need at the start", d["needs"] == [], repr(d["needs"]))
         for _ in range(1000):
             _, d = obs(a.act("noop"))
-            if d["vitals"]["drink"] <= 3 or d["died"]:
+            if d["vitals"]["drink"] <= 5 or d["died"]:
                 break
         needs = d["needs"]
         first = needs[0] if needs else {}
-        check("8b drink at 3: the need restore_drink, checked on vitals.drink",
+        check("8b drink at 5: the need restore_drink, checked on vitals.drink",
               first.get("task", "").startswith("restore_drink")
               and first.get("check") == {"field": "vitals.drink", "at_least": 7},
               "drink %d at step %d: %r" % (d["vitals"]["drink"], d["step"], needs))

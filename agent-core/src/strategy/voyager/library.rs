@@ -27,6 +27,29 @@ fn task_tag(goal: &str) -> String {
     format!("task:{}", goal.trim().to_lowercase())
 }
 
+/// A task as it is matched: lower case, every run of other characters than letters and digits
+/// one `_` (so `Collect sapling`, `collect_sapling` and `Collect_Sapling.` are one task).
+fn task_key(goal: &str) -> String {
+    let mut key = String::new();
+    for c in goal.trim().to_lowercase().chars() {
+        if c.is_alphanumeric() {
+            key.push(c);
+        } else if !key.is_empty() && !key.ends_with('_') {
+            key.push('_');
+        }
+    }
+    key.trim_end_matches('_').to_string()
+}
+
+/// Whether `skill` was stored for the task `key`.
+fn done_task(skill: &Skill, key: &str) -> bool {
+    skill
+        .tags
+        .iter()
+        .filter_map(|t| t.strip_prefix("task:"))
+        .any(|t| task_key(t) == key)
+}
+
 /// The skill to run first for `goal`, without asking the model: of the library's skills stored
 /// when the same task was done (any version), the one with the most successes beyond its
 /// failures (then the newest), if it has more successes than failures. `None` without memory,
@@ -39,16 +62,14 @@ pub async fn for_task(work: &mut Work<'_>, goal: &str) -> Result<Option<Found>, 
     else {
         return Ok(None);
     };
-    let wanted = task_tag(goal);
+    let wanted = task_key(goal);
     let records = memory
         .records(&Filter::library_skills(&config.library))
         .await?;
     Ok(records
         .into_iter()
         .filter_map(|hit| match hit.record {
-            Record::Skill(skill) if skill.tags.contains(&wanted) => {
-                Some(Found { id: hit.id, skill })
-            }
+            Record::Skill(skill) if done_task(&skill, &wanted) => Some(Found { id: hit.id, skill }),
             _ => None,
         })
         .filter(|f| f.skill.successes > f.skill.failures)
@@ -245,4 +266,25 @@ pub async fn remember_lesson(
         outcome: outcome.into(),
     });
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::task_key;
+
+    #[test]
+    fn one_task_however_it_is_written() {
+        for goal in [
+            "Collect sapling",
+            "collect_sapling",
+            " Collect_Sapling.",
+            "collect  sapling",
+        ] {
+            assert_eq!(task_key(goal), "collect_sapling", "{goal}");
+        }
+        assert_eq!(
+            task_key("restore_drink: drink water until drink is at least 7"),
+            "restore_drink_drink_water_until_drink_is_at_least_7"
+        );
+    }
 }
