@@ -30,7 +30,13 @@ pub fn parse_critique(reply: &str) -> Option<Verdict> {
     } else {
         return None;
     };
-    let reason = serde_json::from_str::<serde_json::Value>(reply.trim())
+    let unfenced = reply
+        .trim()
+        .trim_start_matches("```json")
+        .trim_start_matches("```")
+        .trim_end_matches("```")
+        .trim();
+    let reason = serde_json::from_str::<serde_json::Value>(unfenced)
         .ok()
         .and_then(|v| {
             v.get("critique")
@@ -129,5 +135,7 @@ mod tests {
         assert!(v.success);
         assert_eq!(v.reason, "The inventory now holds 2 wood.");
         assert_eq!(parse_critique("I cannot tell."), None);
+        let fenced = "```json\n{\n  \"success\": false,\n  \"critique\": \"No water.\"\n}\n```";
+        assert_eq!(parse_critique(fenced).unwrap().reason, "No water.");
     }
 }
