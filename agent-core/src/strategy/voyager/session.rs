@@ -52,14 +52,19 @@ impl World {
     /// The achievement a task names (`make_wood_pickaxe`, or "make wood pickaxe"), if any:
     /// then the task is also checked against what the environment reports.
     pub fn achievement_of(&self, goal: &str) -> Option<&str> {
-        let norm: String = goal
-            .to_lowercase()
-            .chars()
-            .map(|c| if c.is_alphanumeric() { c } else { '_' })
+        // Words joined by `_`, without articles and counts ("Make a stone sword", "collect 3
+        // wood" name make_stone_sword and collect_wood).
+        let lower = goal.to_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .filter(|w| !matches!(*w, "a" | "an" | "the" | "some" | "one" | "more"))
+            .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
             .collect();
+        let norm = format!("_{}_", words.join("_"));
         self.achievements_all
             .iter()
-            .filter(|a| norm.contains(a.as_str()))
+            .filter(|a| norm.contains(&format!("_{a}_")))
             .max_by_key(|a| a.len())
             .map(String::as_str)
     }
@@ -325,4 +330,41 @@ pub fn episode_task(task: &Task, episode: u32) -> Task {
         fields["episode"] = json!(episode);
     }
     task
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_task_names_an_achievement_however_it_is_written() {
+        let world = World {
+            achievements_all: ["collect_wood", "make_stone_sword", "make_wood_pickaxe"]
+                .map(String::from)
+                .to_vec(),
+            ..World::default()
+        };
+        for (goal, named) in [
+            ("Make a stone sword", Some("make_stone_sword")),
+            ("collect 3 wood", Some("collect_wood")),
+            ("Collect_wood.", Some("collect_wood")),
+            ("make_wood_pickaxe", Some("make_wood_pickaxe")),
+            ("collect woods", None),
+            ("Collect water", None),
+        ] {
+            assert_eq!(world.achievement_of(goal), named, "{goal}");
+        }
+        let data = json!({"vitals": {"drink": 7}});
+        let check = |at_least| Check {
+            field: "vitals.drink".into(),
+            at_least,
+        };
+        assert_eq!(check(7.0).holds(&data), Some(true));
+        assert_eq!(check(8.0).holds(&data), Some(false));
+        let missing = Check {
+            field: "vitals.food".into(),
+            at_least: 1.0,
+        };
+        assert_eq!(missing.holds(&data), None);
+    }
 }
