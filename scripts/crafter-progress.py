@@ -74,7 +74,9 @@ def evaluation(run):
         r = json.loads(line)
         if r.get("submitted_code"):
             account = json.loads(r["submitted_code"])
-            episodes += [e["achievements"] for e in account["episodes"]]
+            # An episode of no iterations was only started (the session stopped at the death
+            # that began it): not played, not counted.
+            episodes += [e["achievements"] for e in account["episodes"] if e.get("iterations")]
     if not episodes:
         return None
     return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes)
