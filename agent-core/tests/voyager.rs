@@ -421,6 +421,16 @@ async fn a_death_starts_the_next_episode_in_a_new_world() {
     );
 }
 
+fn proposed_by(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|e| match e {
+            Event::Iteration { proposed_by, .. } => Some(proposed_by.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
 fn replays(events: &[Event]) -> Vec<Option<String>> {
     events
         .iter()
@@ -537,13 +547,7 @@ async fn an_urgent_need_comes_before_the_curriculum_and_is_judged_by_its_check()
             ("restore_drink".into(), true, 2)
         ]
     );
-    let by: Vec<String> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Iteration { proposed_by, .. } => Some(proposed_by.clone()),
-            _ => None,
-        })
-        .collect();
+    let by = proposed_by(&events);
     assert_eq!(by[2], "need");
     assert_eq!(solved.calls, 6, "no curriculum or critic call for the need");
     assert!(env_source_has(
@@ -650,13 +654,7 @@ async fn unusable_replies_are_recorded_failures_not_errors() {
             ("make_pickaxe".into(), true, 1)
         ]
     );
-    let by: Vec<String> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Iteration { proposed_by, .. } => Some(proposed_by.clone()),
-            _ => None,
-        })
-        .collect();
+    let by = proposed_by(&events);
     assert!(
         by[0].starts_with("fallback: the reply named no task"),
         "{by:?}"
