@@ -152,23 +152,31 @@ def _recipes_doc():
     return "\n".join(lines)
 
 
+# Achievements not earned by the call their name spells: (the call, what it needs).
+SPECIAL_ACHIEVEMENTS = {
+    "eat_cow": ("attack('cow')", "a cow nearby (attack hits it until eaten)"),
+    "defeat_zombie": ("attack('zombie')", "a zombie nearby (they come out on grass at night)"),
+    "defeat_skeleton": ("attack('skeleton')", "a skeleton nearby (in dark tunnels)"),
+    "eat_plant": ("eat_plant()", "a ripe plant: place a sapling, protect it, wait until it ripens"),
+    "wake_up": ("sleep_until_rested()", "energy below 9; sleep somewhere safe"),
+}
+
+
 def _achievement_call(name):
     """The API call that earns achievement `name` once its needs are met."""
+    if name in SPECIAL_ACHIEVEMENTS:
+        return SPECIAL_ACHIEVEMENTS[name][0]
     kind, _, what = name.partition("_")
-    special = {"eat_cow": "attack('cow')", "defeat_zombie": "attack('zombie')",
-               "defeat_skeleton": "attack('skeleton')", "eat_plant": "eat_plant()",
-               "wake_up": "sleep_until_rested()"}
-    if name in special:
-        return special[name]
     return "%s('%s')" % (kind, what)
 
 
 def _achievement_needs(name):
     """What achievement `name` needs before its call earns it, from the game's rules."""
+    if name in SPECIAL_ACHIEVEMENTS:
+        return SPECIAL_ACHIEVEMENTS[name][1]
     kind, _, what = name.partition("_")
     if kind == "collect" and what in constants.collect:
-        return _requirements(constants.collect[what]["require"]) if what != "drink" else \
-            "water next to you (collect walks there)"
+        return _requirements(constants.collect[what]["require"])
     if kind == "collect":
         source = [k for k, v in constants.collect.items() if what in v["receive"]]
         req = _requirements(constants.collect[source[0]]["require"]) if source else "nothing"
@@ -179,11 +187,7 @@ def _achievement_needs(name):
     if kind == "make":
         info = constants.make[what]
         return "%s, next to a %s" % (_requirements(info["uses"]), " and a ".join(info["nearby"]))
-    return {"eat_cow": "a cow nearby (attack hits it until eaten)",
-            "defeat_zombie": "a zombie nearby (they come out on grass at night)",
-            "defeat_skeleton": "a skeleton nearby (in dark tunnels)",
-            "eat_plant": "a ripe plant: place a sapling, protect it, wait until it ripens",
-            "wake_up": "energy below 9; sleep somewhere safe"}.get(name, "nothing")
+    return "nothing"
 
 
 def _task_context():

@@ -55,6 +55,16 @@ pub fn parse_critique(reply: &str) -> Option<Verdict> {
     Some(Verdict { success, reason })
 }
 
+/// A programmatic verdict: whether the environment reports `what`.
+fn reported(success: bool, what: &str) -> Verdict {
+    let reason = if success {
+        format!("the environment reports {what}")
+    } else {
+        format!("the environment does not report {what}")
+    };
+    Verdict { success, reason }
+}
+
 /// Judges a round that ran without an error (a failed run is judged by its error).
 pub async fn judge(
     work: &mut Work<'_>,
@@ -72,12 +82,7 @@ pub async fn judge(
     }
     if let Some(check) = check {
         let success = check.holds(&session.observation.data) == Some(true);
-        let reason = if success {
-            format!("the environment reports {}", check.describe())
-        } else {
-            format!("the environment does not report {}", check.describe())
-        };
-        return Ok(Verdict { success, reason });
+        return Ok(reported(success, &check.describe()));
     }
     let had = Status::of(before).achievements;
     if let Some(achievement) = session
@@ -86,12 +91,7 @@ pub async fn judge(
         .filter(|a| !had.iter().any(|h| h == a))
     {
         let success = status.achievements.iter().any(|a| a == achievement);
-        let reason = if success {
-            format!("the environment reports {achievement} unlocked")
-        } else {
-            format!("the environment does not report {achievement} unlocked")
-        };
-        return Ok(Verdict { success, reason });
+        return Ok(reported(success, &format!("{achievement} unlocked")));
     }
     if !work.config().voyager.critic || !work.can_call(1) {
         return Ok(Verdict {

@@ -30,15 +30,7 @@ fn task_tag(goal: &str) -> String {
 /// A task as it is matched: lower case, every run of other characters than letters and digits
 /// one `_` (so `Collect sapling`, `collect_sapling` and `Collect_Sapling.` are one task).
 fn task_key(goal: &str) -> String {
-    let mut key = String::new();
-    for c in goal.trim().to_lowercase().chars() {
-        if c.is_alphanumeric() {
-            key.push(c);
-        } else if !key.is_empty() && !key.ends_with('_') {
-            key.push('_');
-        }
-    }
-    key.trim_end_matches('_').to_string()
+    super::session::task_words(goal).join("_")
 }
 
 /// Whether `skill` was stored for the task `key`.

@@ -54,11 +54,9 @@ impl World {
     pub fn achievement_of(&self, goal: &str) -> Option<&str> {
         // Words joined by `_`, without articles and counts ("Make a stone sword", "collect 3
         // wood" name make_stone_sword and collect_wood).
-        let lower = goal.to_lowercase();
-        let words: Vec<&str> = lower
-            .split(|c: char| !c.is_alphanumeric())
-            .filter(|w| !w.is_empty())
-            .filter(|w| !matches!(*w, "a" | "an" | "the" | "some" | "one" | "more"))
+        let words: Vec<String> = task_words(goal)
+            .into_iter()
+            .filter(|w| !matches!(w.as_str(), "a" | "an" | "the" | "some" | "one" | "more"))
             .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
             .collect();
         let norm = format!("_{}_", words.join("_"));
@@ -68,6 +66,16 @@ impl World {
             .max_by_key(|a| a.len())
             .map(String::as_str)
     }
+}
+
+/// A task's words: its runs of letters and digits, in lower case (`Collect_Sapling.` and
+/// `collect sapling` have the same words).
+pub fn task_words(goal: &str) -> Vec<String> {
+    goal.to_lowercase()
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .map(str::to_string)
+        .collect()
 }
 
 /// The state alone: `observation.data.state` where the environment sends it (Crafter's text
