@@ -53,6 +53,7 @@ def session(run, upto):
         "tokens": last["tokens"],
         "by_model": sum(e["proposed_by"] == "model" for e in its),
         "by_need": sum(e["proposed_by"] == "need" for e in its),
+        "by_prerequisite": sum(e["proposed_by"].startswith("prerequisite") for e in its),
         "replayed": sum(bool(e.get("replayed")) for e in its),
         "first": first,
         "calls_logged": len(calls),
@@ -85,9 +86,10 @@ def evaluation(run):
 def main():
     root = Path(sys.argv[1])
     upto = int(sys.argv[sys.argv.index("--upto") + 1]) if "--upto" in sys.argv else 10**9
-    print("| variant | iterations | tasks done | tasks the model proposed | unique achievements | "
-          "skills | episodes | tokens | first unlocked (iteration) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("| variant | iterations | tasks done | proposed by the model | needs | prerequisites | "
+          "skills run again | unique achievements | skills | episodes | tokens | "
+          "first unlocked (iteration) |")
+    print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in sorted(p for p in root.iterdir() if (p / "run.json").exists()):
         if run.name.endswith("-eval"):
             continue
@@ -96,7 +98,7 @@ def main():
             continue
         firsts = ", ".join(f"{a} {i}" for a, i in sorted(s["first"].items(), key=lambda x: x[1]))
         print(f"| {run.name} | {s['iterations']} | {s['done']} | {s['by_model']} | {s['by_need']} | "
-              f"{s['replayed']} | {s['unique']} | "
+              f"{s['by_prerequisite']} | {s['replayed']} | {s['unique']} | "
               f"{s['skills']} | {s['episodes']} | {s['tokens']:,} | {firsts} |")
     for run in sorted(root.glob("*-eval")):
         e = evaluation(run)

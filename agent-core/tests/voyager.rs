@@ -20,11 +20,15 @@ use std::sync::Arc;
 /// `collect_wood`), `make('pickaxe')` needs a wood (`make_pickaxe`), `raise` is an error the
 /// world reports, `die()` ends the episode, `crash()` kills the world's "process" (the next
 /// reset revives it). A `thirsty` world also loses 3 drink per program (of 9), reports the
-/// need `restore_drink` at 3 or less, and `drink()` fills it.
+/// need `restore_drink` at 3 or less, and `drink()` fills it. `interrupt()` makes the world
+/// thirsty at once and stops the program there (the need interrupts it). A `locking` world
+/// reports `make_pickaxe` locked (do `collect_wood` first) while it holds no wood.
 #[derive(Default)]
 struct Forge {
     thirsty: bool,
+    locking: bool,
     thirst: u32,
+    interrupted: Option<String>,
     wood: u32,
     achievements: Vec<String>,
     dead: bool,
@@ -53,10 +57,16 @@ impl Forge {
                 } else {
                     json!([])
                 },
+                "locked": if self.locking && self.wood == 0 {
+                    json!({"make_pickaxe": "collect_wood"})
+                } else {
+                    json!({})
+                },
                 "achievements": self.achievements,
                 "new_achievements": new,
                 "error": error,
                 "died": died,
+                "interrupted": self.interrupted,
             }),
         }
     }
@@ -77,6 +87,7 @@ impl Environment for Forge {
         }
         *self = Forge {
             thirsty: self.thirsty,
+            locking: self.locking,
             programs: std::mem::take(&mut self.programs),
             resets: std::mem::take(&mut self.resets),
             ..Forge::default()
@@ -100,12 +111,18 @@ impl Environment for Forge {
         }
         let mut new = Vec::new();
         let mut error = None;
+        self.interrupted = None;
         if self.thirsty {
             self.thirst = (self.thirst + 3).min(9);
         }
         for line in code.lines().map(str::trim) {
             if line.starts_with("raise") {
                 error = Some(format!("Traceback: {line}"));
+                break;
+            } else if line.starts_with("interrupt()") {
+                self.thirst = 6;
+                self.interrupted = Some("restore_drink".into());
+                error = Some("interrupted: a new need comes first: restore_drink".into());
                 break;
             } else if line.starts_with("collect('wood'") {
                 self.wood += 1;
@@ -323,6 +340,15 @@ async fn a_free_form_task_is_judged_by_the_critic_and_a_failure_leaves_a_lesson(
         stored.iter().map(|s| s.name.as_str()).collect::<Vec<_>>(),
         ["wander"]
     );
+    // The lesson is kept under the task as it is matched, however it was written.
+    let lessons = memory
+        .records(&Filter::kind(RecordKind::Reflection))
+        .await
+        .unwrap();
+    assert!(
+        matches!(&lessons[..], [r] if matches!(&r.record, Record::Reflection(x) if x.task_id == "forge:build_a_house")),
+        "{lessons:?}"
+    );
 }
 
 #[tokio::test]
@@ -515,6 +541,71 @@ async fn a_task_done_before_runs_its_skill_without_asking_the_model() {
     assert_eq!(solved.calls, 1);
     assert!(env_source_has(&model, 0, "raise ValueError('no')"));
     assert!(env_source_has(&model, 0, "Traceback"));
+    // Learning, the failed replay counts a failure of its own, though round 2 (which succeeds)
+    // does not call it.
+    let a = agent(scripted(answers(&[GET_WOOD])), Some(memory2.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 1;
+    });
+    let (_, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("collect_wood".into(), true, 2)]);
+    let v2 = skills(&memory2)
+        .await
+        .into_iter()
+        .find(|s| s.version == 2)
+        .unwrap();
+    assert_eq!((v2.successes, v2.failures), (3, 1));
+}
+
+#[tokio::test]
+async fn a_need_that_interrupts_a_program_ends_its_task_and_comes_next() {
+    let dir = tempfile::tempdir().unwrap();
+    let interrupted = "```python\ndef make_pick():\n    interrupt()\n    make('pickaxe')\n```";
+    let drink = "```python\ndef drink_up():\n    drink()\n```";
+    let model = scripted(answers(&["Task: make_pickaxe", interrupted, drink]));
+    let memory = memory(dir.path());
+    let a = agent(model, Some(memory.clone()), |c| c.voyager.iterations = 2);
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    // No round 2 for the interrupted task, no reflection on it: the need is next.
+    assert_eq!(
+        iterations(&events),
+        vec![
+            ("make_pickaxe".into(), false, 1),
+            ("restore_drink".into(), true, 1)
+        ]
+    );
+    assert_eq!(proposed_by(&events)[1], "need");
+    assert_eq!(solved.calls, 3);
+    let lessons = memory
+        .records(&Filter::kind(RecordKind::Reflection))
+        .await
+        .unwrap();
+    assert!(lessons.is_empty(), "{lessons:?}");
+    let names: Vec<String> = skills(&memory).await.into_iter().map(|s| s.name).collect();
+    assert_eq!(names, ["drink_up"]);
+    // A task done before the need stopped the program is done.
+    let wood_then_stopped = "```python\ndef wood():\n    collect('wood', 1)\n    interrupt()\n```";
+    let model = scripted(answers(&["Task: collect_wood", wood_then_stopped]));
+    let a = agent(model, None, |c| c.voyager.iterations = 1);
+    let (_, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("collect_wood".into(), true, 1)]);
+}
+
+#[tokio::test]
+async fn a_task_the_world_reports_locked_gives_way_to_what_it_needs_first() {
+    let model = scripted(answers(&["Task: Make a pickaxe", GET_WOOD]));
+    let a = agent(model, None, |c| c.voyager.iterations = 1);
+    let mut env = Forge {
+        locking: true,
+        ..Forge::default()
+    };
+    let (solved, events) = solve(&a, &mut env, None).await;
+    assert_eq!(iterations(&events), vec![("collect_wood".into(), true, 1)]);
+    assert_eq!(
+        proposed_by(&events),
+        ["prerequisite: \"Make a pickaxe\" needs collect_wood first"]
+    );
+    assert_eq!(solved.calls, 2);
 }
 
 #[tokio::test]

@@ -103,7 +103,27 @@ NEEDS = [
     ("drink", 5, "restore_drink: drink water until drink is at least 7", 7),
     ("food", 5, "restore_food: eat a cow or a ripe plant until food is at least 6", 6),
     ("energy", 3, "restore_energy: sleep (sheltered if you can) until energy is at least 7", 7),
+    ("health", 4, "restore_health: get safe (shelter) and rest until health is at least 7", 7),
 ]
+# The night's need (after the vitals'): zombies come out on grass in the dark and hit a sleeper
+# for 7 of 9 health. Reported while daylight is below NIGHT_BELOW (about 100 steps of every 300),
+# done when it is back to MORNING.
+NIGHT_BELOW = 0.35
+MORNING = 0.5
+NIGHT_TASK = ("wait_out_night: wall yourself in (shelter), sleep, and wait until daylight is at "
+              "least %s" % MORNING)
+# A program stops when a need appears that was not reported when it started (the agent sees
+# `data.interrupted` and takes the need first).
+HURTS_KEEP = 10             # damage lines kept per program
+# What an achievement needs first when a tool it cannot do without is missing (the item, the
+# achievement that makes it): `data.locked` maps each such achievement to the first one to do.
+TOOL_NEEDS = {
+    "collect_stone": "wood_pickaxe", "collect_coal": "wood_pickaxe",
+    "collect_iron": "stone_pickaxe", "collect_diamond": "iron_pickaxe",
+    "place_stone": "wood_pickaxe", "place_furnace": "wood_pickaxe",
+    "make_stone_pickaxe": "wood_pickaxe", "make_stone_sword": "wood_pickaxe",
+    "make_iron_pickaxe": "stone_pickaxe", "make_iron_sword": "stone_pickaxe",
+}
 ITEMS = [name for name in constants.items if name not in VITALS]
 MAXIMUM = {name: info["max"] for name, info in constants.items.items()}
 MATERIALS = list(constants.materials)
@@ -212,8 +232,9 @@ Primitive actions (one step each, return True if something changed):
   make_wood_pickaxe() make_stone_pickaxe() make_iron_pickaxe()
   make_wood_sword() make_stone_sword() make_iron_sword()
   act(name) -> bool                 the primitive action called name
-  (move_X turns to face X and steps there if the cell is free; do() collects/attacks/drinks what
-  you face; place_X and make_X act on the cell you face / need a table (and furnace) next to you.)
+  (move_X turns to face X and steps there if the cell is free, never into lava; do()
+  collects/attacks/drinks what you face; place_X and make_X act on the cell you face / need a
+  table (and furnace) next to you.)
 Observation (no steps):
   observe() -> dict                 inventory, vitals (health, food, drink, energy: 0-9), facing,
                                     daylight (0-1), achievements, step, steps_left (of this
@@ -251,6 +272,8 @@ Recipes:
 %s
 Vitals: food from eating cows/ripe plants, drink from water, energy from sleeping; health falls
 when any is 0. Zombies come out on grass at night; skeletons live in dark tunnels; lava kills.
+A program stops (raising Interrupted) when a new urgent need appears: a vital running low, or
+nightfall; the need is the next task.
 
 Examples (each for a task of its own; write yours for your task):
 def drink_until_full():
@@ -348,8 +371,10 @@ class Game:
         self.seen_objs = {}
         self.done = False
         self.died = False
+        self.death_cause = None
         self.used = 0
         self.budget = None
+        self.watched = None
         self._reset_feedback()
         self._remember()
 
@@ -376,6 +401,8 @@ class Game:
         self.new_achievements = []
         self.events = []
         self.events_dropped = 0
+        self.hurts = []
+        self.interrupted = None
         self.note = None
 
     def _remember(self):
@@ -428,14 +455,35 @@ class Game:
         return sorted(self.env._unlocked)
 
     def needs(self):
-        """The urgent tasks (a vital running low), most urgent first, with their checks."""
+        """The urgent tasks (a vital running low, then the night), most urgent first, with
+        their checks."""
         if self.done:
             return []
         vitals = self.vitals()
         low = sorted((vitals[v], task, v, restored) for v, at_most, task, restored in NEEDS
                      if vitals[v] <= at_most)
-        return [{"task": task, "check": {"field": "vitals." + v, "at_least": restored}}
-                for _, task, v, restored in low]
+        out = [{"task": task, "check": {"field": "vitals." + v, "at_least": restored}}
+               for _, task, v, restored in low]
+        if self.world.daylight < NIGHT_BELOW:
+            out.append({"task": NIGHT_TASK, "check": {"field": "daylight", "at_least": MORNING}})
+        return out
+
+    def locked(self):
+        """Achievements not unlocked yet that need a tool the player lacks, each mapped to the
+        first achievement to do instead (the tool's, or what that one needs in turn)."""
+        inventory = self.inventory()
+        unlocked = set(self.env._unlocked)
+
+        def first(achievement):
+            for _ in range(len(TOOL_NEEDS)):
+                tool = TOOL_NEEDS.get(achievement)
+                if tool is None or inventory[tool] > 0:
+                    return achievement
+                achievement = "make_" + tool
+            return achievement
+
+        return {a: first(a) for a in TOOL_NEEDS
+                if a not in unlocked and first(a) != a}
 
     def daylight(self):
         return round(float(self.world.daylight), 3)
@@ -457,7 +505,11 @@ class Game:
             "output": "",
             "steps_used": 0,
             "died": self.died,
+            "death_cause": self.death_cause,
+            "hurt": list(self.hurts),
+            "interrupted": self.interrupted,
             "needs": self.needs(),
+            "locked": self.locked(),
             "state": self.state_text(),
         }
         if extra:
@@ -496,7 +548,7 @@ class Game:
             "Achievements (%d/22): %s." % (len(ach), ", ".join(ach) or "none"),
         ]
         if self.died:
-            lines.append("You died.")
+            lines.append("You died (%s)." % (self.death_cause or "health fell to 0"))
         elif self.done:
             lines.append("The episode is over (%d steps)." % self.length)
         return "\n".join(lines)
@@ -509,15 +561,58 @@ class Game:
                 "the player died" if self.died else "length reached"))
         if self.budget is not None and self.used >= self.budget:
             raise _Stop("budget", "the budget of %d steps ran out" % self.budget)
+        if self.budget is not None and self.interrupted is not None:
+            raise self._interruption()
         before = set(self.env._unlocked)
+        health = self.player.health
         self.used += 1
         _, _, done, _ = self.env.step(ACTIONS.index(name))
         self._remember()
         for a in sorted(set(self.env._unlocked) - before):
             self.new_achievements.append(a)
+        if self.player.health < health:
+            self._hurt(health)
         if self.player.health <= 0:
             self.died = True
         self.done = bool(done)
+        self._interrupt_on_new_need()
+
+    def _harm(self, lost):
+        """What took `lost` health this step (lava, a zombie, going without a vital, else an
+        arrow: a skeleton's arrows hit and vanish)."""
+        if self.mat_at(self.pos()) == "lava":
+            return "walked into lava"
+        px, py = self.pos()
+        for obj in self.world.objects:
+            if isinstance(obj, cobjects.Zombie) and max(abs(int(obj.pos[0]) - px),
+                                                        abs(int(obj.pos[1]) - py)) <= 1:
+                return "hit by a zombie" + (" while asleep" if lost >= 7 else "")
+        empty = [v for v in ("food", "drink", "energy") if self.player.inventory[v] <= 0]
+        if empty and lost == 1:
+            return "no %s left" % " and no ".join(empty)
+        return "hit by an arrow"
+
+    def _hurt(self, health):
+        """Notes the damage of the last step (kept per program) and, on death, its cause."""
+        now = max(0, int(self.player.health))
+        cause = self._harm(int(health) - now)
+        if len(self.hurts) < HURTS_KEEP:
+            self.hurts.append("step %d: health %d -> %d (%s)" % (
+                int(self.env._step), int(health), now, cause))
+        if now <= 0:
+            self.death_cause = cause
+
+    def _interrupt_on_new_need(self):
+        """Stops a running program when a need appears that was not there when it started."""
+        if self.watched is None or self.done:
+            return
+        new = [n["task"] for n in self.needs() if n["task"] not in self.watched]
+        if new:
+            self.interrupted = new[0]
+            raise self._interruption()
+
+    def _interruption(self):
+        return _Stop("interrupt", "interrupted: a new need comes first: %s" % self.interrupted)
 
     def act(self, name):
         self._reset_feedback()
@@ -550,7 +645,7 @@ class Game:
             "last_health": env._last_health, "unlocked": sorted(env._unlocked),
             "game": {k: getattr(self, k) for k in (
                 "seed", "episode", "length", "program_steps", "program_seconds", "world_seed",
-                "seen", "seen_objs", "done", "died")},
+                "seen", "seen_objs", "done", "died", "death_cause")},
         }
         raw = zlib.compress(pickle.dumps(state, protocol=4), 6)
         return base64.b64encode(raw).decode("ascii")
@@ -562,6 +657,7 @@ class Game:
         state = pickle.loads(zlib.decompress(base64.b64decode(snapshot)))
         self = cls.__new__(cls)
         env = _crafter_env()
+        self.death_cause = None   # snapshots before it was kept
         for k, v in state["game"].items():
             setattr(self, k, v)
         env._world = state["world"]
@@ -575,6 +671,7 @@ class Game:
         self.env = env
         self.used = 0
         self.budget = None
+        self.watched = None
         self._reset_feedback()
         return self
 
@@ -795,12 +892,21 @@ class Game:
 
     def api_act(self, name):
         name = self._check(name, ACTIONS, "action")
+        if name.startswith("move_") and self._lava_ahead(name):
+            self.note = "refused: lava there (it kills)"
+            return False
         before = (self.pos(), self.facing(), tuple(self.player.inventory.values()),
                   len(self.env._unlocked), self.facing_name())
         self.prim(name)
         after = (self.pos(), self.facing(), tuple(self.player.inventory.values()),
                  len(self.env._unlocked), self.facing_name())
         return before != after
+
+    def _lava_ahead(self, move):
+        """Whether the move `move` would step into lava."""
+        (dx, dy), = [d for d, m in DIRS.items() if m == move]
+        px, py = self.pos()
+        return self.mat_at((px + dx, py + dy)) == "lava"
 
     def api_go_to(self, target, max_steps=100):
         target = self._check(target, TARGETS, "target")
@@ -1172,10 +1278,12 @@ class Game:
         self._reset_feedback()
         self.used = 0
         self.budget = self.program_steps
+        self.watched = {n["task"] for n in self.needs()}
         try:
             error, output = run_child(self, source)
         finally:
             self.budget = None
+            self.watched = None
         used = self.used
         lines = ["Program %s: %d of %d steps used." % (
             "stopped" if error else "finished", used, self.program_steps)]
@@ -1187,6 +1295,9 @@ class Game:
         if output:
             lines.append("Output:")
             lines.append(output.rstrip("\n"))
+        if self.hurts:
+            lines.append("Hurt:")
+            lines += ["  " + h for h in self.hurts]
         if error:
             lines.append("Error: " + error)
         if self.new_achievements:
@@ -1210,6 +1321,10 @@ class StepBudgetExhausted(BaseException):
 
 class EpisodeOver(BaseException):
     """Raised in a program when the player died or the episode length was reached."""
+
+
+class Interrupted(BaseException):
+    """Raised in a program when a need appeared that was not reported when it started."""
 
 
 class _ChildOutput:
@@ -1356,6 +1471,8 @@ def _child(game, source, req_w, resp_r, out_w, seconds):
             if "stop" in reply:
                 if reply.get("kind") == "budget":
                     raise StepBudgetExhausted(reply["stop"])
+                if reply.get("kind") == "interrupt":
+                    raise Interrupted(reply["stop"])
                 raise EpisodeOver(reply["stop"])
             if "error" in reply:
                 exc = {"TypeError": TypeError, "NameError": NameError}.get(
@@ -1376,7 +1493,8 @@ def _child(game, source, req_w, resp_r, out_w, seconds):
             return function
 
         namespace = {"__name__": "__main__", "__builtins__": builtins,
-                     "StepBudgetExhausted": StepBudgetExhausted, "EpisodeOver": EpisodeOver}
+                     "StepBudgetExhausted": StepBudgetExhausted, "EpisodeOver": EpisodeOver,
+                     "Interrupted": Interrupted}
         for name in ACTIONS + API_FUNCTIONS:
             namespace[name] = stub(name)
         lines = source.splitlines(True)
@@ -1388,7 +1506,7 @@ def _child(game, source, req_w, resp_r, out_w, seconds):
         except SystemExit as e:
             if e.code not in (None, 0):
                 error = "SystemExit: %s" % (e.code,)
-        except (StepBudgetExhausted, EpisodeOver) as e:
+        except (StepBudgetExhausted, EpisodeOver, Interrupted) as e:
             frames = [f for f in traceback.extract_tb(e.__traceback__) if f.filename == "<program>"]
             error = str(e) + (" (at line %d)" % frames[-1].lineno if frames else "")
             if isinstance(e, EpisodeOver):

@@ -341,15 +341,74 @@ def test_needs():
               first.get("task", "").startswith("restore_drink")
               and first.get("check") == {"field": "vitals.drink", "at_least": 7},
               "drink %d at step %d: %r" % (d["vitals"]["drink"], d["step"], needs))
-        r = a.program("while observe()['vitals']['drink'] < 9:\n    if collect('drink', 1) == 0:"
-                      "\n        explore(20)\n")
-        _, d = obs(r)
+        drink = "while observe()['vitals']['drink'] < 9:\n    if collect('drink', 1) == 0:" \
+                "\n        explore(20)\n"
+        for _ in range(3):  # a need that appears mid-program (food) interrupts it: go on
+            _, d = obs(a.program(drink))
+            if not (d["error"] or "").startswith("interrupted"):
+                break
         check("8c after drinking the need is gone",
               d["vitals"]["drink"] >= 7 and not any(n["task"].startswith("restore_drink")
                                                     for n in d["needs"]),
               "drink %d, error %r, needs %r" % (d["vitals"]["drink"], d["error"], d["needs"]))
     finally:
         a.close()
+
+
+def test_interrupts():
+    """A need that appears mid-program stops it (for good); night is a need; a death says why."""
+    a = Adapter()
+    try:
+        _, d = obs(a.reset(3))
+        check("8d at the start nothing is locked but what needs a tool",
+              d["locked"].get("collect_diamond") == "make_wood_pickaxe"
+              and d["locked"].get("make_iron_pickaxe") == "make_wood_pickaxe"
+              and "collect_wood" not in d["locked"], repr(d["locked"]))
+        _, d = obs(a.program("try:\n    wait(300)\nexcept BaseException:\n    pass\n"
+                             "print('went on')\nwait(5)\n"))
+        need = (d["interrupted"] or "")
+        check("8e a need appearing mid-program interrupts it, even when the program catches it",
+              need.startswith("restore_drink") and d["error"].startswith("interrupted")
+              and d["steps_used"] < 300 and d["vitals"]["drink"] == 5,
+              "interrupted %r after %d steps, drink %d, error %r" % (
+                  need, d["steps_used"], d["vitals"]["drink"], d["error"]))
+        seen = [d["interrupted"]]
+        for _ in range(4):  # food runs low first, then night falls
+            _, d = obs(a.program("wait(300)\n"))
+            if d["interrupted"] in seen or not d["interrupted"]:
+                break
+            seen.append(d["interrupted"])
+            if d["interrupted"].startswith("wait_out_night"):
+                break
+        check("8f needs there at the start do not interrupt; nightfall does",
+              (d["interrupted"] or "").startswith("wait_out_night")
+              and d["daylight"] < 0.35 and any(
+                  n["task"].startswith("wait_out_night")
+                  and n["check"] == {"field": "daylight", "at_least": 0.5} for n in d["needs"]),
+              "interrupted %r, daylight %.2f, needs %r" % (
+                  d["interrupted"], d["daylight"], [n["task"][:20] for n in d["needs"]]))
+        for _ in range(3000):
+            text, d = obs(a.act("noop"))
+            if d["died"]:
+                break
+        check("8g a death says what caused it",
+              d["died"] and d["death_cause"] and ("You died (%s)" % d["death_cause"]) in text,
+              "died %s at step %d: %r" % (d["died"], d["step"], d["death_cause"]))
+    finally:
+        a.close()
+
+
+def test_lava():
+    """A program's move into lava is refused (in process: the world is edited to put lava
+    next to the player; no program runs here)."""
+    sys.path.insert(0, HERE)
+    import crafter_env
+    game = crafter_env.Game({"seed": 1})
+    x, y = game.pos()
+    game.world[(x + 1, y)] = "lava"
+    moved = game.api_act("move_right")
+    check("8h a program's move into lava is refused", not moved and game.pos() == (x, y)
+          and not game.died, "moved %s, note %r" % (moved, game.note))
 
 
 def test_baseline():
@@ -372,7 +431,7 @@ def main():
     quick = "--quick" in sys.argv
     tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
              lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing,
-             test_needs]
+             test_needs, test_interrupts, test_lava]
     if sandbox:
         tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
     if not quick:

@@ -117,6 +117,15 @@ impl Installed {
     }
 }
 
+/// Where this binary's adapter lives: `ROOT/adapters/HASH/NAME`, named by a hash of its source,
+/// so binaries with different adapters that share a data directory (a study and a test run)
+/// never swap each other's adapter under a running session.
+fn adapter_path(root: &Path, (name, source): (&str, &str)) -> PathBuf {
+    use sha2::{Digest, Sha256};
+    let hash = hex::encode(Sha256::digest(source.as_bytes()));
+    root.join("adapters").join(&hash[..16]).join(name)
+}
+
 /// The interpreter an environment's virtualenv is made from: for a confined one the sandbox's
 /// (it must live under `/usr`, the only host directory the sandbox sees besides the
 /// environment's own), else the host's.
@@ -154,7 +163,7 @@ pub fn ensure(
         root: root.clone(),
         confined: env.confined,
         python: root.join("venv").join("bin").join("python"),
-        adapter: root.join(env.adapter.0),
+        adapter: adapter_path(&root, env.adapter),
         tasks: root.join(env.tasks.0),
     };
     let log = root.join("setup.log");
@@ -177,6 +186,9 @@ pub fn ensure(
         pip.args(["-m", "pip", "install", "--disable-pip-version-check"])
             .args(env.requirements);
         run_logged(pip, &format!("installing {pins}"), &log)?;
+    }
+    if let Some(dir) = installed.adapter.parent() {
+        std::fs::create_dir_all(dir).with_context(|| format!("creating {}", dir.display()))?;
     }
     tools::fsio::write_atomic(&installed.adapter, env.adapter.1.as_bytes())?;
     tools::fsio::write_atomic(&installed.tasks, env.tasks.1.as_bytes())?;

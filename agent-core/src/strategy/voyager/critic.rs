@@ -65,7 +65,30 @@ fn reported(success: bool, what: &str) -> Verdict {
     Verdict { success, reason }
 }
 
-/// Judges a round that ran without an error (a failed run is judged by its error).
+/// The verdict of what the environment reports, where the task is a need (its check) or names
+/// an achievement not unlocked before the round; `None` for a free-form task.
+fn programmatic(
+    session: &Session,
+    goal: &str,
+    check: Option<&Check>,
+    before: &Observation,
+    status: &Status,
+) -> Option<Verdict> {
+    if let Some(check) = check {
+        let success = check.holds(&session.observation.data) == Some(true);
+        return Some(reported(success, &check.describe()));
+    }
+    let had = Status::of(before).achievements;
+    let achievement = session
+        .world
+        .achievement_of(goal)
+        .filter(|a| !had.iter().any(|h| h == a))?;
+    let success = status.achievements.iter().any(|a| a == achievement);
+    Some(reported(success, &format!("{achievement} unlocked")))
+}
+
+/// Judges a round. A failed run is judged by its error, unless the world stopped it (a need
+/// interrupted it, the player died) after the environment's check already held.
 pub async fn judge(
     work: &mut Work<'_>,
     session: &Session,
@@ -74,24 +97,18 @@ pub async fn judge(
     before: &Observation,
     status: &Status,
 ) -> Result<Verdict, AgentError> {
+    let by_environment = programmatic(session, goal, check, before, status);
     if let Some(error) = &status.error {
-        return Ok(Verdict {
-            success: false,
-            reason: format!("the program failed: {error}"),
+        return Ok(match by_environment {
+            Some(v) if v.success && status.stopped_by_world() => v,
+            _ => Verdict {
+                success: false,
+                reason: format!("the program failed: {error}"),
+            },
         });
     }
-    if let Some(check) = check {
-        let success = check.holds(&session.observation.data) == Some(true);
-        return Ok(reported(success, &check.describe()));
-    }
-    let had = Status::of(before).achievements;
-    if let Some(achievement) = session
-        .world
-        .achievement_of(goal)
-        .filter(|a| !had.iter().any(|h| h == a))
-    {
-        let success = status.achievements.iter().any(|a| a == achievement);
-        return Ok(reported(success, &format!("{achievement} unlocked")));
+    if let Some(verdict) = by_environment {
+        return Ok(verdict);
     }
     if !work.config().voyager.critic || !work.can_call(1) {
         return Ok(Verdict {

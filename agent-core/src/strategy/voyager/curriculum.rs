@@ -2,7 +2,7 @@
 //! achievements and the tasks done and failed; the environment's warm-up order is the fallback
 //! (and, with the curriculum off, the fixed task list).
 
-use super::session::{needs_of, Check, Session};
+use super::session::{locked_of, needs_of, Check, Session};
 use crate::agent::{AgentError, Work};
 use serde_json::json;
 
@@ -90,15 +90,31 @@ fn unlocked(session: &Session, goal: &str) -> bool {
         .is_some_and(|a| session.episode_achievements().iter().any(|x| x == a))
 }
 
-/// The first task of the warm-up order not unlocked this episode and not failed too often
-/// (if every one is, the first not unlocked; if all are unlocked, the first).
+/// What to do instead of `goal` when it names an achievement the environment reports locked:
+/// the achievement to do first, followed through the environment's map to one that is not
+/// locked (`collect_diamond` → `make_iron_pickaxe` → … → `make_wood_pickaxe`).
+fn prerequisite(session: &Session, goal: &str) -> Option<String> {
+    let locked = locked_of(&session.observation);
+    let mut at = session.world.achievement_of(goal)?;
+    let mut steps = 0;
+    while let Some(next) = locked.get(at).filter(|n| *n != at && steps <= locked.len()) {
+        at = next;
+        steps += 1;
+    }
+    (steps > 0).then(|| at.to_string())
+}
+
+/// The first task of the warm-up order not unlocked this episode, not locked and not failed
+/// too often (if every one is, the first not unlocked; if all are unlocked, the first).
 pub fn next_fixed(session: &Session, max_failures: u32) -> String {
     let unlocked = session.episode_achievements();
+    let locked = locked_of(&session.observation);
     let open = |t: &&String| !unlocked.contains(t);
     let warmup = &session.world.warmup;
     warmup
         .iter()
         .filter(open)
+        .filter(|t| !locked.contains_key(*t))
         .find(|t| failures(session, t) < max_failures)
         .or_else(|| warmup.iter().find(open))
         .or_else(|| warmup.first())
@@ -146,9 +162,10 @@ pub fn parse_task(reply: &str) -> Option<String> {
 }
 
 /// The next task: an urgent need the environment reports (when `needs` is on; no call); else
-/// the model's proposal (one call) when the curriculum is on and a call is left; the warm-up
-/// order otherwise, or when the reply is unreadable, names an achievement unlocked already this
-/// episode, or a task that failed `max_task_failures` times this episode.
+/// the model's proposal (one call) when the curriculum is on and a call is left, or what it
+/// needs first where the environment reports it locked; the warm-up order otherwise, or when
+/// the reply is unreadable, names an achievement unlocked already this episode, or a task that
+/// failed `max_task_failures` times this episode.
 pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal, AgentError> {
     let config = work.config().voyager.clone();
     if let Some(need) = urgent(session, config.max_task_failures).filter(|_| config.needs) {
@@ -189,7 +206,13 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
             "fallback: {goal:?} failed {} times this episode",
             failures(session, &goal)
         )),
-        Some(goal) => Proposal::new(goal, "model"),
+        Some(goal) => match prerequisite(session, &goal) {
+            Some(first) => Proposal::new(
+                first.clone(),
+                &format!("prerequisite: {goal:?} needs {first} first"),
+            ),
+            None => Proposal::new(goal, "model"),
+        },
     })
 }
 

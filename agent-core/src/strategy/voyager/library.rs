@@ -201,9 +201,10 @@ pub async fn count_uses(
     Ok(())
 }
 
-/// The memory task id of a goal's reflections.
+/// The memory task id of a goal's reflections: the task as it is matched (`task_key`), so a
+/// lesson on "Collect sapling" is found again for `collect_sapling`.
 fn lesson_task(work: &Work<'_>, goal: &str) -> String {
-    format!("{}:{}", work.task().suite, goal.trim().to_lowercase())
+    format!("{}:{}", work.task().suite, task_key(goal))
 }
 
 /// The latest two reflections of this library on earlier failures of `goal`, oldest first.

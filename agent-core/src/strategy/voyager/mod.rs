@@ -6,7 +6,8 @@
 //! per iteration:
 //!   curriculum  the model proposes the next task from the state, the achievements, the tasks
 //!               done and failed (the environment's warm-up order when the reply is unusable)
-//!               (an urgent need the environment reports comes first: a vital running low)
+//!               (an urgent need the environment reports comes first: a vital running low;
+//!               a task it reports locked gives way to the one it needs first)
 //!   retrieve    the top-k skills by the embedding of the task and its context, and the
 //!               library's reflections on earlier failures of the same task
 //!   up to `rounds` times:
@@ -14,7 +15,8 @@
 //!               round 1 the library's skill for the very task, when it has one that works
 //!               more often than not, runs instead, without a model call
 //!     run       in the environment (its sandboxed child process), feedback: events, errors,
-//!               printed output, the new state
+//!               printed output, the new state; a need that appears midway interrupts it and
+//!               ends the task's rounds (the need is next; nothing is learned from the run)
 //!     judge     the need's own check, programmatic where the task names an achievement,
 //!               else the critic
 //!   learn       a success stores the program as a skill (versioned, use-counted); a failure
@@ -142,8 +144,12 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
             episode_over = Some("over");
         }
         let success = played.verdict.success;
+        let stop = success || episode_over.is_some() || played.status.interrupted.is_some();
+        if round == 1 && !stop {
+            count_failed_replay(work, replay.as_ref(), played.program.as_ref()).await?;
+        }
         last = Some(played);
-        if success || episode_over.is_some() {
+        if stop {
             break;
         }
     }
@@ -384,9 +390,25 @@ async fn run_program(
     }
 }
 
+/// A replayed skill that failed in round 1, before the model writes round 2: one failed use
+/// (the last round's uses are counted by `learn`), unless the library is frozen.
+async fn count_failed_replay(
+    work: &mut Work<'_>,
+    replay: Option<&Found>,
+    program: Option<&Program>,
+) -> Result<(), AgentError> {
+    match (replay, program) {
+        (Some(skill), Some(program)) if work.config().voyager.learn => {
+            library::count_uses(work, std::slice::from_ref(skill), program, false).await
+        }
+        _ => Ok(()),
+    }
+}
+
 /// After an iteration, unless the library is frozen (`learn` off): a success stores its program
 /// as a skill, a failure a reflection; the skills the last program called count a use either
-/// way. The library functions it calls assume learning is on.
+/// way. A run a need interrupted teaches nothing: it stopped through no fault of its own. The
+/// library functions it calls assume learning is on.
 async fn learn(
     work: &mut Work<'_>,
     session: &mut Session,
@@ -398,7 +420,7 @@ async fn learn(
     let Some(round) = last else {
         return Ok(());
     };
-    if !work.config().voyager.learn {
+    if !work.config().voyager.learn || (!success && round.status.interrupted.is_some()) {
         return Ok(());
     }
     if let Some(program) = &round.program {

@@ -5,7 +5,7 @@ use crate::agent::{AgentError, Work};
 use environments::{Observation, Snapshot, Task, TaskKind};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 
 /// What a program-running environment tells the agent on `reset` (`observation.data`).
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
@@ -25,7 +25,7 @@ pub struct World {
     /// what it needs), by achievement: shown with the task, as Voyager's curriculum gives each
     /// task its context.
     #[serde(default)]
-    pub task_context: std::collections::BTreeMap<String, String>,
+    pub task_context: BTreeMap<String, String>,
 }
 
 impl World {
@@ -141,6 +141,16 @@ pub fn needs_of(observation: &Observation) -> Vec<Need> {
         .unwrap_or_default()
 }
 
+/// The achievements `observation` reports locked (`data.locked`): each mapped to the one to do
+/// first (say, the tool it cannot be done without). Empty when there is no such map.
+pub fn locked_of(observation: &Observation) -> BTreeMap<String, String> {
+    observation
+        .data
+        .get("locked")
+        .and_then(|l| serde_json::from_value(l.clone()).ok())
+        .unwrap_or_default()
+}
+
 /// The fields of `observation.data` the session follows.
 #[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
 pub struct Status {
@@ -156,6 +166,18 @@ pub struct Status {
     /// The player died.
     #[serde(default)]
     pub died: bool,
+    /// The need that stopped the program midway, when one appeared while it ran (it is the
+    /// next task; the program's task failed through no fault of its own).
+    #[serde(default)]
+    pub interrupted: Option<String>,
+}
+
+impl Status {
+    /// Whether the world, not the program, ended the run early: a need interrupted it, or the
+    /// player died.
+    pub fn stopped_by_world(&self) -> bool {
+        self.interrupted.is_some() || self.died
+    }
 }
 
 impl Status {
