@@ -13,6 +13,9 @@
 #                  achievement: that is checked against what Crafter reports, in every variant)
 # ITERATIONS (default 100) per session; EVAL_SEEDS (default 10) and EVAL_ITERATIONS (default 30)
 # for the frozen evaluation (EVAL=0 skips it); SEED (default 1) is the training world.
+# TRAIN=0 skips the learning session (evaluates the library as it is); EVAL_NAME (default `eval`)
+# names the evaluation's run directory (VARIANT-EVAL_NAME), so one library can be evaluated again
+# by another binary; MEMORY (default OUT/memory-VARIANT) is the variant's embedded store.
 # Sessions run one after another unless PARALLEL=1 (then all at once: the model server batches
 # their calls). A run that exists already is resumed (mneme resume): the study survives being
 # killed at any iteration.
@@ -52,13 +55,16 @@ run_or_resume() {
 study() {
   local v=$1 library="study-$1"
   # Each variant its own embedded store (one process holds a store at a time).
-  export MNEME_MEMORY__PATH="$PWD/$out/memory-$v"
-  run_or_resume "$out/$v" --iterations "$iterations" --seed "${SEED:-1}" --library "$library" \
-    --run-id "crafter-$model-$v" $(flags "$v") > "$out/$v.txt" 2> "$out/$v.log"
+  export MNEME_MEMORY__PATH="${MEMORY:-$PWD/$out/memory-$v}"
+  if [ "${TRAIN:-1}" != 0 ]; then
+    run_or_resume "$out/$v" --iterations "$iterations" --seed "${SEED:-1}" --library "$library" \
+      --run-id "crafter-$model-$v" $(flags "$v") > "$out/$v.txt" 2> "$out/$v.log"
+  fi
   if [ "${EVAL:-1}" != 0 ]; then
-    run_or_resume "$out/$v-eval" --evaluate "${EVAL_SEEDS:-10}" --iterations "${EVAL_ITERATIONS:-30}" \
-      --library "$library" --run-id "crafter-$model-$v-eval" --concurrency 2 $(flags "$v") \
-      > "$out/$v-eval.txt" 2> "$out/$v-eval.log"
+    local e="$v-${EVAL_NAME:-eval}"
+    run_or_resume "$out/$e" --evaluate "${EVAL_SEEDS:-10}" --iterations "${EVAL_ITERATIONS:-30}" \
+      --library "$library" --run-id "crafter-$model-$e" --concurrency 2 $(flags "$v") \
+      > "$out/$e.txt" 2> "$out/$e.log"
   fi
   echo "$v: $(tail -1 "$out/$v.txt")"
 }

@@ -346,7 +346,7 @@ async fn a_free_form_task_is_judged_by_the_critic_and_a_failure_leaves_a_lesson(
         .await
         .unwrap();
     assert!(
-        matches!(&lessons[..], [r] if matches!(&r.record, Record::Reflection(x) if x.task_id == "forge:build_a_house")),
+        matches!(&lessons[..], [r] if matches!(&r.record, Record::Reflection(x) if x.task_id == "forge:build_house")),
         "{lessons:?}"
     );
 }
@@ -606,6 +606,38 @@ async fn a_task_the_world_reports_locked_gives_way_to_what_it_needs_first() {
         ["prerequisite: \"Make a pickaxe\" needs collect_wood first"]
     );
     assert_eq!(solved.calls, 2);
+    // A task the library has a working skill for stays: the skill may do what it needs first.
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory(dir.path());
+    let learn = scripted(answers(&[
+        "Task: collect_wood",
+        GET_WOOD,
+        "Task: make_pickaxe",
+        MAKE_PICK,
+    ]));
+    solve(
+        &agent(learn, Some(memory.clone()), |_| {}),
+        &mut Forge::default(),
+        None,
+    )
+    .await;
+    let a = agent(
+        scripted(answers(&["Task: Make a pickaxe"])),
+        Some(memory),
+        |c| c.voyager.iterations = 1,
+    );
+    let mut env = Forge {
+        locking: true,
+        ..Forge::default()
+    };
+    let (solved, events) = solve(&a, &mut env, None).await;
+    assert_eq!(
+        iterations(&events),
+        vec![("Make a pickaxe".into(), true, 1)]
+    );
+    assert_eq!(proposed_by(&events), ["model"]);
+    assert_eq!(replays(&events), [Some("make_pick v1".into())]);
+    assert_eq!(solved.calls, 1);
 }
 
 #[tokio::test]

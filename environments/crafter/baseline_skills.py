@@ -155,14 +155,16 @@ def evaluate(seeds=range(1, 6), python=sys.executable, adapter=None, program_ste
 
         send({"op": "reset", "task": {"id": "baseline", "prompt": "", "seed": seed,
                                       "length": length, "program_steps": program_steps}})
-        programs, data, errors = 0, None, 0
+        programs, data, errors, interrupts = 0, None, 0, 0
         while True:
             r = send({"op": "step", "action": {"kind": "program", "content": POLICY}})
             if "error" in r:
                 break
             programs += 1
             data = r["observation"]["data"]
-            if data["error"] and "budget" not in data["error"] and "stopped:" not in data["error"]:
+            if data.get("interrupted"):
+                interrupts += 1
+            elif data["error"] and "budget" not in data["error"] and "stopped:" not in data["error"]:
                 errors += 1
                 if verbose:
                     print(data["error"], file=sys.stderr)
@@ -174,15 +176,31 @@ def evaluate(seeds=range(1, 6), python=sys.executable, adapter=None, program_ste
         proc.wait()
         results.append({"seed": seed, "achievements": data["achievements"] if data else [],
                         "steps": data["step"] if data else 0, "programs": programs,
-                        "died": data["died"] if data else None, "errors": errors})
+                        "died": data["died"] if data else None, "errors": errors,
+                        "interrupts": interrupts,
+                        "death_cause": data.get("death_cause") if data else None})
     return results
+
+
+def score(results):
+    """The Crafter score: exp(mean over the 22 achievements of ln(1 + success rate in %)) - 1."""
+    import math
+    sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+    from crafter_env import ACHIEVEMENTS
+    rates = [100.0 * sum(a in r["achievements"] for r in results) / len(results)
+             for a in ACHIEVEMENTS]
+    return math.exp(sum(math.log(1 + x) for x in rates) / len(rates)) - 1
 
 
 if __name__ == "__main__":
     seeds = [int(a) for a in sys.argv[1:] if a.lstrip("-").isdigit()] or list(range(1, 6))
     res = evaluate(seeds, verbose="-v" in sys.argv)
     for r in res:
-        print("seed %d: %2d achievements, %5d steps, %3d programs, died %s, errors %d: %s" % (
-            r["seed"], len(r["achievements"]), r["steps"], r["programs"], r["died"],
-            r["errors"], ", ".join(r["achievements"])))
-    print("mean %.2f" % (sum(len(r["achievements"]) for r in res) / len(res)))
+        print("seed %d: %2d achievements, %5d steps, %3d programs (%d interrupted by a need), "
+              "errors %d, %s: %s" % (
+                  r["seed"], len(r["achievements"]), r["steps"], r["programs"], r["interrupts"],
+                  r["errors"], "died (%s)" % r["death_cause"] if r["died"] else "alive",
+                  ", ".join(r["achievements"])))
+    print("mean %.2f achievements per episode, Crafter score %.1f %%" % (
+        sum(len(r["achievements"]) for r in res) / len(res), score(res)))
+

@@ -584,8 +584,8 @@ class Game:
             return "walked into lava"
         px, py = self.pos()
         for obj in self.world.objects:
-            if isinstance(obj, cobjects.Zombie) and max(abs(int(obj.pos[0]) - px),
-                                                        abs(int(obj.pos[1]) - py)) <= 1:
+            if isinstance(obj, cobjects.Zombie) and abs(int(obj.pos[0]) - px) + abs(
+                    int(obj.pos[1]) - py) <= 1:
                 return "hit by a zombie" + (" while asleep" if lost >= 7 else "")
         empty = [v for v in ("food", "drink", "energy") if self.player.inventory[v] <= 0]
         if empty and lost == 1:

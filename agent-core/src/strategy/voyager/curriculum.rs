@@ -2,6 +2,7 @@
 //! achievements and the tasks done and failed; the environment's warm-up order is the fallback
 //! (and, with the curriculum off, the fixed task list).
 
+use super::library;
 use super::session::{locked_of, needs_of, Check, Session};
 use crate::agent::{AgentError, Work};
 use serde_json::json;
@@ -91,17 +92,28 @@ fn unlocked(session: &Session, goal: &str) -> bool {
 }
 
 /// What to do instead of `goal` when it names an achievement the environment reports locked:
-/// the achievement to do first, followed through the environment's map to one that is not
-/// locked (`collect_diamond` → `make_iron_pickaxe` → … → `make_wood_pickaxe`).
-fn prerequisite(session: &Session, goal: &str) -> Option<String> {
+/// the achievement to do first, followed through the environment's map (`collect_diamond` →
+/// `make_iron_pickaxe` → … → `make_wood_pickaxe`) to one that is not locked, or to one the
+/// library holds a working skill for (a skill may do what its task needs first itself; so is
+/// `goal` kept when the library has one for it).
+async fn prerequisite(
+    work: &mut Work<'_>,
+    session: &Session,
+    goal: &str,
+) -> Result<Option<String>, AgentError> {
     let locked = locked_of(&session.observation);
-    let mut at = session.world.achievement_of(goal)?;
+    let Some(mut at) = session.world.achievement_of(goal) else {
+        return Ok(None);
+    };
     let mut steps = 0;
     while let Some(next) = locked.get(at).filter(|n| *n != at && steps <= locked.len()) {
+        if library::for_task(work, at).await?.is_some() {
+            break;
+        }
         at = next;
         steps += 1;
     }
-    (steps > 0).then(|| at.to_string())
+    Ok((steps > 0).then(|| at.to_string()))
 }
 
 /// The first task of the warm-up order not unlocked this episode, not locked and not failed
@@ -197,22 +209,27 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
     let Ok(reply) = super::ask_greedy(work, "curriculum", label, prompt, 48).await? else {
         return Ok(fixed("fallback: the prompt was too long"));
     };
-    Ok(match parse_task(&reply) {
-        None => fixed("fallback: the reply named no task"),
-        Some(goal) if unlocked(session, &goal) => fixed(&format!(
-            "fallback: {goal:?} is unlocked already this episode"
-        )),
-        Some(goal) if failures(session, &goal) >= config.max_task_failures => fixed(&format!(
-            "fallback: {goal:?} failed {} times this episode",
-            failures(session, &goal)
-        )),
-        Some(goal) => match prerequisite(session, &goal) {
-            Some(first) => Proposal::new(
-                first.clone(),
-                &format!("prerequisite: {goal:?} needs {first} first"),
-            ),
-            None => Proposal::new(goal, "model"),
-        },
+    let goal = match parse_task(&reply) {
+        None => return Ok(fixed("fallback: the reply named no task")),
+        Some(goal) if unlocked(session, &goal) => {
+            return Ok(fixed(&format!(
+                "fallback: {goal:?} is unlocked already this episode"
+            )))
+        }
+        Some(goal) if failures(session, &goal) >= config.max_task_failures => {
+            return Ok(fixed(&format!(
+                "fallback: {goal:?} failed {} times this episode",
+                failures(session, &goal)
+            )))
+        }
+        Some(goal) => goal,
+    };
+    Ok(match prerequisite(work, session, &goal).await? {
+        Some(first) => Proposal::new(
+            first.clone(),
+            &format!("prerequisite: {goal:?} needs {first} first"),
+        ),
+        None => Proposal::new(goal, "model"),
     })
 }
 

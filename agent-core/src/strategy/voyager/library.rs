@@ -27,8 +27,9 @@ fn task_tag(goal: &str) -> String {
     format!("task:{}", goal.trim().to_lowercase())
 }
 
-/// A task as it is matched: lower case, every run of other characters than letters and digits
-/// one `_` (so `Collect sapling`, `collect_sapling` and `Collect_Sapling.` are one task).
+/// A task as it is matched: its words (`session::task_words`: lower case, no articles or
+/// counts) joined by `_` (so `Collect sapling`, `collect_sapling`, `Collect a sapling` and
+/// `Collect_Sapling.` are one task).
 fn task_key(goal: &str) -> String {
     super::session::task_words(goal).join("_")
 }
@@ -272,12 +273,13 @@ mod tests {
             "collect_sapling",
             " Collect_Sapling.",
             "collect  sapling",
+            "Collect a sapling",
         ] {
             assert_eq!(task_key(goal), "collect_sapling", "{goal}");
         }
         assert_eq!(
             task_key("restore_drink: drink water until drink is at least 7"),
-            "restore_drink_drink_water_until_drink_is_at_least_7"
+            "restore_drink_drink_water_until_drink_is_at_least"
         );
     }
 }

@@ -52,14 +52,7 @@ impl World {
     /// The achievement a task names (`make_wood_pickaxe`, or "make wood pickaxe"), if any:
     /// then the task is also checked against what the environment reports.
     pub fn achievement_of(&self, goal: &str) -> Option<&str> {
-        // Words joined by `_`, without articles and counts ("Make a stone sword", "collect 3
-        // wood" name make_stone_sword and collect_wood).
-        let words: Vec<String> = task_words(goal)
-            .into_iter()
-            .filter(|w| !matches!(w.as_str(), "a" | "an" | "the" | "some" | "one" | "more"))
-            .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
-            .collect();
-        let norm = format!("_{}_", words.join("_"));
+        let norm = format!("_{}_", task_words(goal).join("_"));
         self.achievements_all
             .iter()
             .filter(|a| norm.contains(&format!("_{a}_")))
@@ -68,12 +61,14 @@ impl World {
     }
 }
 
-/// A task's words: its runs of letters and digits, in lower case (`Collect_Sapling.` and
-/// `collect sapling` have the same words).
+/// A task's words: its runs of letters and digits, in lower case, without articles and counts
+/// (`Collect_Sapling.`, `collect a sapling` and `collect 2 sapling` have the same words).
 pub fn task_words(goal: &str) -> Vec<String> {
     goal.to_lowercase()
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
+        .filter(|w| !matches!(*w, "a" | "an" | "the" | "some" | "one" | "more"))
+        .filter(|w| !w.chars().all(|c| c.is_ascii_digit()))
         .map(str::to_string)
         .collect()
 }
