@@ -112,8 +112,9 @@ NIGHT_BELOW = 0.35
 MORNING = 0.5
 NIGHT_TASK = ("wait_out_night: wall yourself in (shelter), sleep, and wait until daylight is at "
               "least %s" % MORNING)
-# A program stops when a need appears that was not reported when it started (the agent sees
-# `data.interrupted` and takes the need first).
+# A program that started while no need was reported stops when one appears (the agent sees
+# `data.interrupted` and takes the need first); one that started with a need pending (doing it,
+# or doing something else after it failed) runs on.
 HURTS_KEEP = 10             # damage lines kept per program
 # What an achievement needs first when a tool it cannot do without is missing (the item, the
 # achievement that makes it): `data.locked` maps each such achievement to the first one to do.
@@ -272,8 +273,8 @@ Recipes:
 %s
 Vitals: food from eating cows/ripe plants, drink from water, energy from sleeping; health falls
 when any is 0. Zombies come out on grass at night; skeletons live in dark tunnels; lava kills.
-A program stops (raising Interrupted) when a new urgent need appears: a vital running low, or
-nightfall; the need is the next task.
+A program started while no urgent need was reported stops (raising Interrupted) when one
+appears: a vital running low, or nightfall; the need is the next task.
 
 Examples (each for a task of its own; write yours for your task):
 def drink_until_full():
@@ -603,10 +604,10 @@ class Game:
             self.death_cause = cause
 
     def _interrupt_on_new_need(self):
-        """Stops a running program when a need appears that was not there when it started."""
-        if self.watched is None or self.done:
+        """Stops a running program that started with no need pending when one appears."""
+        if self.watched is None or self.watched or self.done:
             return
-        new = [n["task"] for n in self.needs() if n["task"] not in self.watched]
+        new = [n["task"] for n in self.needs()]
         if new:
             self.interrupted = new[0]
             raise self._interruption()

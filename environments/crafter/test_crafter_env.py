@@ -356,7 +356,8 @@ def test_needs():
 
 
 def test_interrupts():
-    """A need that appears mid-program stops it (for good); night is a need; a death says why."""
+    """A need that appears in a program started without one stops it (for good); night is a
+    need; a death says why."""
     a = Adapter()
     try:
         _, d = obs(a.reset(3))
@@ -372,21 +373,15 @@ def test_interrupts():
               and d["steps_used"] < 300 and d["vitals"]["drink"] == 5,
               "interrupted %r after %d steps, drink %d, error %r" % (
                   need, d["steps_used"], d["vitals"]["drink"], d["error"]))
-        seen = [d["interrupted"]]
-        for _ in range(4):  # food runs low first, then night falls
-            _, d = obs(a.program("wait(300)\n"))
-            if d["interrupted"] in seen or not d["interrupted"]:
-                break
-            seen.append(d["interrupted"])
-            if d["interrupted"].startswith("wait_out_night"):
-                break
-        check("8f needs there at the start do not interrupt; nightfall does",
-              (d["interrupted"] or "").startswith("wait_out_night")
-              and d["daylight"] < 0.35 and any(
-                  n["task"].startswith("wait_out_night")
-                  and n["check"] == {"field": "daylight", "at_least": 0.5} for n in d["needs"]),
-              "interrupted %r, daylight %.2f, needs %r" % (
-                  d["interrupted"], d["daylight"], [n["task"][:20] for n in d["needs"]]))
+        _, d = obs(a.program("wait(78)\n"))
+        check("8f a program started with a need pending runs on; night is a need",
+              d["interrupted"] is None and d["steps_used"] == 78 and d["daylight"] < 0.35
+              and any(n["task"].startswith("wait_out_night")
+                      and n["check"] == {"field": "daylight", "at_least": 0.5}
+                      for n in d["needs"]),
+              "interrupted %r after %d steps, daylight %.2f, needs %r" % (
+                  d["interrupted"], d["steps_used"], d["daylight"],
+                  [n["task"][:20] for n in d["needs"]]))
         for _ in range(3000):
             text, d = obs(a.act("noop"))
             if d["died"]:

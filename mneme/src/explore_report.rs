@@ -3,6 +3,7 @@
 //! reached, and the skill library the session wrote (each skill's code in `skills/`).
 
 use crate::report::escape;
+use crate::report::story::Stories;
 use plotters::prelude::*;
 use serde_json::Value;
 use std::collections::BTreeMap;
@@ -42,17 +43,14 @@ fn text(v: &Value) -> String {
     v.as_str().unwrap_or_default().to_string()
 }
 
-/// Reads `events.jsonl` of `run_dirs` (unreadable lines skipped: a line cut by a crash).
-pub fn read(run_dirs: &[std::path::PathBuf]) -> Sessions {
+/// Reads the sessions from a run's events, as the report read them (by task, in task order;
+/// each task's events oldest first).
+pub fn read(stories: &Stories) -> Sessions {
     let mut s = Sessions::default();
-    for dir in run_dirs {
-        let Ok(body) = std::fs::read_to_string(dir.join("events.jsonl")) else {
-            continue;
-        };
-        for e in body
-            .lines()
-            .filter_map(|l| serde_json::from_str::<Value>(l).ok())
-        {
+    let mut tasks: Vec<&String> = stories.by_task.keys().collect();
+    tasks.sort();
+    for events in tasks.into_iter().map(|t| &stories.by_task[t]) {
+        for e in events {
             let task = text(&e["task_id"]);
             match e["type"].as_str() {
                 Some("iteration") => {
@@ -142,13 +140,14 @@ fn curve_chart(curves: &BTreeMap<String, Vec<(u32, usize)>>) -> anyhow::Result<S
     Ok(out)
 }
 
-/// The section (markdown, HTML) for `run_dirs`' sessions, its chart and each skill's code written
-/// into `out`; `None` when the run has no session.
+/// The section (markdown, HTML) for the sessions of `run_dirs` (whose events are `stories`), its
+/// chart and each skill's code written into `out`; `None` when the run has no session.
 pub fn section(
     out: &Path,
     run_dirs: &[std::path::PathBuf],
+    stories: &Stories,
 ) -> anyhow::Result<Option<(String, String)>> {
-    let s = read(run_dirs);
+    let s = read(stories);
     if s.curves.is_empty() {
         return Ok(None);
     }
@@ -232,7 +231,8 @@ mod tests {
             r#"{"session":1,"type":"iter"#,
         ];
         std::fs::write(dir.path().join("events.jsonl"), events.join("\n")).unwrap();
-        let s = read(&[dir.path().to_path_buf()]);
+        let stories = Stories::read(&[dir.path().to_path_buf()]);
+        let s = read(&stories);
         assert_eq!(s.curves["s"], vec![(1, 1), (2, 2)]);
         assert_eq!(
             s.milestones["s"]["collect_wood"],
@@ -241,7 +241,7 @@ mod tests {
         );
         assert_eq!(s.milestones["s"]["place_table"], (2, 1));
         crate::report::register_font().unwrap();
-        let (md, html) = section(dir.path(), &[dir.path().to_path_buf()])
+        let (md, html) = section(dir.path(), &[dir.path().to_path_buf()], &stories)
             .unwrap()
             .unwrap();
         assert!(md.contains("[get_wood](skills/get_wood-v1.py)"), "{md}");
@@ -252,7 +252,8 @@ mod tests {
         let code = std::fs::read_to_string(dir.path().join("skills/get_wood-v1.py")).unwrap();
         assert!(code.starts_with("# Gets wood.\ndef get_wood"));
         let empty = tempfile::tempdir().unwrap();
-        assert!(section(empty.path(), &[empty.path().to_path_buf()])
+        let none = [empty.path().to_path_buf()];
+        assert!(section(empty.path(), &none, &Stories::read(&none))
             .unwrap()
             .is_none());
     }

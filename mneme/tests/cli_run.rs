@@ -154,12 +154,8 @@ fn the_report_renders_in_headless_chromium() {
 
 /// Renders the page in headless Chromium and checks the picture has content.
 fn screenshot(html: &Path, png: &Path) {
-    let chromium = ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("headless Chromium is needed for the report screenshot test (.ci/run installs the Debian package chromium)");
     let profile = tempfile::tempdir().unwrap();
-    let out = Command::new(chromium)
+    let out = Command::new(common::chromium())
         .args([
             "--headless",
             "--no-sandbox",
@@ -183,14 +179,7 @@ fn screenshot(html: &Path, png: &Path) {
         "no screenshot: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    let bytes = std::fs::read(png).unwrap();
-    assert_eq!(&bytes[1..4], b"PNG");
-    // A blank 1200x1000 page compresses to a few KB; charts, tables and text do not.
-    assert!(
-        bytes.len() > 20_000,
-        "the screenshot looks empty ({} bytes)",
-        bytes.len()
-    );
+    common::assert_png_has_content(&std::fs::read(png).unwrap(), "the screenshot");
 }
 
 fn wait_for_results(path: &Path, n: usize, child: &mut Child, limit: Duration) {

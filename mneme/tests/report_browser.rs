@@ -91,16 +91,9 @@ async fn mneme(env: &Arc<Env>, server: &MockServer, args: &[&str]) {
     );
 }
 
-fn chromium() -> &'static str {
-    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-        .into_iter()
-        .find(|p| Path::new(p).exists())
-        .expect("headless Chromium (.ci/run installs the Debian package chromium)")
-}
-
 fn browser() -> Browser {
     let options = LaunchOptions::default_builder()
-        .path(Some(PathBuf::from(chromium())))
+        .path(Some(PathBuf::from(common::chromium())))
         .sandbox(false)
         .window_size(Some((1400, 1000)))
         .idle_browser_timeout(Duration::from_secs(120))
@@ -116,12 +109,7 @@ fn screenshot(tab: &Tab, name: &str) -> PathBuf {
     let png = tab
         .capture_screenshot(CaptureScreenshotFormatOption::Png, None, None, true)
         .unwrap();
-    assert_eq!(&png[1..4], b"PNG");
-    assert!(
-        png.len() > 20_000,
-        "{name} looks blank ({} bytes)",
-        png.len()
-    );
+    common::assert_png_has_content(&png, name);
     let file = dir.join(format!("{name}.png"));
     std::fs::write(&file, png).unwrap();
     eprintln!("screenshot: {}", file.display());

@@ -530,7 +530,7 @@ fn render(
             md.push_str(&format!("- [{task}](trees/{name}.svg)\n"));
         }
     }
-    if let Some((md_part, html_part)) = crate::explore_report::section(out, run_dirs)? {
+    if let Some((md_part, html_part)) = crate::explore_report::section(out, run_dirs, &stories)? {
         md.push_str(&md_part);
         html.push_str(&html_part);
     }

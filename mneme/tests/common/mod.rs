@@ -90,3 +90,22 @@ pub fn lines_count(path: &Path) -> usize {
         .map(|t| t.lines().count())
         .unwrap_or(0)
 }
+
+/// The headless Chromium the report tests drive (.ci/run installs the Debian package).
+pub fn chromium() -> &'static str {
+    ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+        .into_iter()
+        .find(|p| Path::new(p).exists())
+        .expect("headless Chromium is needed for the report screenshots (.ci/run installs the Debian package chromium)")
+}
+
+/// Checks that `png` is a PNG with content: a blank page of the tests' sizes compresses to a
+/// few KB; charts, tables and text do not.
+pub fn assert_png_has_content(png: &[u8], what: &str) {
+    assert_eq!(&png[1..4], b"PNG", "{what} is not a PNG");
+    assert!(
+        png.len() > 20_000,
+        "{what} looks blank ({} bytes)",
+        png.len()
+    );
+}
