@@ -116,6 +116,7 @@ NIGHT_TASK = ("wait_out_night: wall yourself in (shelter), sleep, and wait until
 # `data.interrupted` and takes the need first); one that started with a need pending (doing it,
 # or doing something else after it failed) runs on.
 HURTS_KEEP = 10             # damage lines kept per program
+FIGHT_HITS = 8              # most hits a helper spends fighting back one zombie
 # What an achievement needs first when a tool it cannot do without is missing (the item, the
 # achievement that makes it): `data.locked` maps each such achievement to the first one to do.
 TOOL_NEEDS = {
@@ -262,7 +263,8 @@ Helpers (each takes steps; return values say what happened):
                                     stone; needs a stone, or a wood_pickaxe to dig in)
   sleep_until_rested(max_steps=300) -> bool   sleep until energy is full (False if woken early)
   wait(steps=1) -> int              do nothing for some steps
-Helper failures are reported as return values (and a reason in the program's feedback); misuse
+Every helper fights back a zombie that comes next to you (hits it until it is gone) before its
+next step. Helper failures are reported as return values (and a reason in the program's feedback); misuse
 (unknown names) raises ValueError. print() output is shown to you (cut to %d characters).
 
 Achievements (a task named after one is done when the game reports it), each with the call
@@ -376,6 +378,8 @@ class Game:
         self.used = 0
         self.budget = None
         self.watched = None
+        self.helping = False
+        self.fighting = False
         self._reset_feedback()
         self._remember()
 
@@ -559,11 +563,14 @@ class Game:
         """One primitive step (counted against the program budget when one runs)."""
         if self.done:
             raise _Stop("over", "the episode is over (%s)" % (
-                "the player died" if self.died else "length reached"))
+                "the player died: %s" % (self.death_cause or "health fell to 0") if self.died
+                else "length reached"))
         if self.budget is not None and self.used >= self.budget:
             raise _Stop("budget", "the budget of %d steps ran out" % self.budget)
         if self.budget is not None and self.interrupted is not None:
             raise self._interruption()
+        if self.helping and not self.fighting and not self.player.sleeping:
+            self._fight_back()
         before = set(self.env._unlocked)
         health = self.player.health
         self.used += 1
@@ -577,6 +584,30 @@ class Game:
             self.died = True
         self.done = bool(done)
         self._interrupt_on_new_need()
+
+    def _fight_back(self):
+        """A helper's self-defence: hits a zombie standing next to the awake player until it is
+        gone (at most FIGHT_HITS hits), and notes how that went."""
+        px, py = self.pos()
+        near = [(dx, dy) for dx, dy in DIR_LIST
+                if isinstance(self.world[(px + dx, py + dy)][1], cobjects.Zombie)]
+        if not near:
+            return
+        (dx, dy), cell = near[0], (px + near[0][0], py + near[0][1])
+        start, hits = self.player.achievements["defeat_zombie"], 0
+        self.fighting = True
+        try:
+            while hits < FIGHT_HITS and isinstance(self.world[cell][1], cobjects.Zombie):
+                if self.facing() != (dx, dy):
+                    self.prim(DIRS[(dx, dy)])   # the cell is taken: this only turns
+                self.prim("do")
+                hits += 1
+        finally:
+            self.fighting = False
+        won = self.player.achievements["defeat_zombie"] > start
+        if len(self.hurts) < HURTS_KEEP:
+            self.hurts.append("step %d: fought back a zombie next to you (%d hits; %s)" % (
+                int(self.env._step), hits, "defeated" if won else "not defeated"))
 
     def _harm(self, lost):
         """What took `lost` health this step (lava, a zombie, going without a vital, else an
@@ -673,6 +704,8 @@ class Game:
         self.used = 0
         self.budget = None
         self.watched = None
+        self.helping = False
+        self.fighting = False
         self._reset_feedback()
         return self
 
@@ -1250,6 +1283,7 @@ class Game:
             return {"error": "unknown API function %r" % name, "type": "NameError"}
         self.note = None
         start = self.used
+        self.helping = name in HELPERS
         try:
             value = fn(*args, **kwargs)
         except _Stop as e:
@@ -1258,6 +1292,8 @@ class Game:
         except (TypeError, ValueError) as e:
             self._event(name, args, kwargs, "%s: %s" % (type(e).__name__, e), 0)
             return {"error": str(e), "type": type(e).__name__}
+        finally:
+            self.helping = False
         if name not in ("observe", "inventory", "known"):
             result = repr(value)
             if self.note:
@@ -1311,6 +1347,8 @@ class Game:
 
 API_FUNCTIONS = ["act", "observe", "inventory", "known", "go_to", "explore", "collect", "place",
                  "make", "attack", "eat_plant", "shelter", "sleep_until_rested", "wait"]
+# The helpers that take steps: each fights back a zombie that comes next to the player.
+HELPERS = [name for name in API_FUNCTIONS if name not in ("act", "observe", "inventory", "known")]
 
 
 # ---------------------------------------------------------------------------------------------
