@@ -110,11 +110,11 @@ NEEDS = [
 # done when it is back to MORNING.
 NIGHT_BELOW = 0.35
 MORNING = 0.5
-NIGHT_TASK = ("wait_out_night: wall yourself in (shelter), sleep, and wait until daylight is at "
-              "least %s" % MORNING)
-# A program that started while no need was reported stops when one appears (the agent sees
-# `data.interrupted` and takes the need first); one that started with a need pending (doing it,
-# or doing something else after it failed) runs on.
+NIGHT_TASK = ("wait_out_night: wall yourself in (shelter) and sleep, else stay awake, until "
+              "daylight is at least %s" % MORNING)
+# A program stops when the most urgent need is one that was not reported when it started (the
+# agent sees `data.interrupted` and takes the need first): a need it started with (doing it, or
+# doing something else after it failed) never interrupts it, so needs cannot take turns.
 HURTS_KEEP = 10             # damage lines kept per program
 FIGHT_HITS = 8              # most hits a helper spends fighting back one zombie
 # What an achievement needs first when a tool it cannot do without is missing (the item, the
@@ -261,7 +261,8 @@ Helpers (each takes steps; return values say what happened):
   eat_plant(max_steps=100) -> bool  walk to a seen ripe plant and eat it
   shelter(max_steps=80) -> bool     wall yourself in (a dead-end with the entrance closed by a
                                     stone; needs a stone, or a wood_pickaxe to dig in)
-  sleep_until_rested(max_steps=300) -> bool   sleep until energy is full (False if woken early)
+  sleep_until_rested(max_steps=300) -> bool   sleep until energy is full (False if woken early;
+                                    refused outside a shelter at night or with a zombie in view)
   wait(steps=1) -> int              do nothing for some steps
 Every helper fights back a zombie that comes next to you (hits it until it is gone) before its
 next step. Helper failures are reported as return values (and a reason in the program's feedback); misuse
@@ -275,8 +276,8 @@ Recipes:
 %s
 Vitals: food from eating cows/ripe plants, drink from water, energy from sleeping; health falls
 when any is 0. Zombies come out on grass at night; skeletons live in dark tunnels; lava kills.
-A program started while no urgent need was reported stops (raising Interrupted) when one
-appears: a vital running low, or nightfall; the need is the next task.
+A program stops (raising Interrupted) when the most urgent need is a new one (a vital running
+low, nightfall; not one reported when it started); the need is the next task.
 
 Examples (each for a task of its own; write yours for your task):
 def drink_until_full():
@@ -635,12 +636,12 @@ class Game:
             self.death_cause = cause
 
     def _interrupt_on_new_need(self):
-        """Stops a running program that started with no need pending when one appears."""
-        if self.watched is None or self.watched or self.done:
+        """Stops a running program when the most urgent need is new since it started."""
+        if self.watched is None or self.done:
             return
-        new = [n["task"] for n in self.needs()]
-        if new:
-            self.interrupted = new[0]
+        needs = self.needs()
+        if needs and needs[0]["task"] not in self.watched:
+            self.interrupted = needs[0]["task"]
             raise self._interruption()
 
     def _interruption(self):
@@ -1142,11 +1143,28 @@ class Game:
             self.prim("do")
         return self.player.achievements["eat_plant"] > start
 
+    def _unsafe_to_sleep(self):
+        """Why sleeping here now would be a gamble (a sleeper cannot wake at will, and a zombie
+        hits one for 7 of 9 health), or None: outside a shelter at night or with a zombie in
+        view."""
+        if self.player.sleeping or self._enclosed():
+            return None
+        if any(name == "zombie" for name, _, _ in self.view()):
+            return "a zombie is in view"
+        if self.world.daylight < NIGHT_BELOW:
+            return "it is night"
+        return None
+
     def api_sleep_until_rested(self, max_steps=300):
         lim = self.used + int(max_steps)
         if self.player.inventory["energy"] >= MAXIMUM["energy"] and not self.player.sleeping:
             self.note = "energy is already full"
             return True
+        unsafe = self._unsafe_to_sleep()
+        if unsafe:
+            self.note = ("refused: not sheltered and %s (a sleeper is hit for 7 of 9 health); "
+                         "shelter() first, or wait awake" % unsafe)
+            return False
         while self.used < lim:
             self.prim("sleep")
             if not self.player.sleeping:

@@ -356,8 +356,7 @@ def test_needs():
 
 
 def test_interrupts():
-    """A need that appears in a program started without one stops it (for good); night is a
-    need; a death says why."""
+    """A new most urgent need stops a program (for good); night is a need; a death says why."""
     a = Adapter()
     try:
         _, d = obs(a.reset(3))
@@ -374,7 +373,8 @@ def test_interrupts():
               "interrupted %r after %d steps, drink %d, error %r" % (
                   need, d["steps_used"], d["vitals"]["drink"], d["error"]))
         _, d = obs(a.program("wait(78)\n"))
-        check("8f a program started with a need pending runs on; night is a need",
+        check("8f a need reported when a program started, and a less urgent new one (night), "
+              "do not stop it",
               d["interrupted"] is None and d["steps_used"] >= 78 and d["daylight"] < 0.35
               and any(n["task"].startswith("wait_out_night")
                       and n["check"] == {"field": "daylight", "at_least": 0.5}
@@ -410,7 +410,12 @@ def test_lava():
     game.world.add(crafter_env.cobjects.Zombie(game.world, (x, y + 1), game.player))
     reply = game.dispatch("wait", [1], {})
     fought = [h for h in game.hurts if "fought back a zombie" in h]
-    check("8i a helper fights back a zombie next to the player",
+    game.world.daylight = 0.1
+    game.player.inventory["energy"] = 3
+    slept = game.api_sleep_until_rested()
+    check("8i no sleeping in the open at night", not slept and not game.player.sleeping
+          and "refused" in (game.note or ""), "slept %s, note %r" % (slept, game.note))
+    check("8j a helper fights back a zombie next to the player",
           reply.get("value") == 1 and fought and "defeat_zombie" in game.achievements(),
           "%r, %r" % (reply, game.hurts))
 
