@@ -15,7 +15,8 @@
 # for the frozen evaluation (EVAL=0 skips it); SEED (default 1) is the training world.
 # TRAIN=0 skips the learning session (evaluates the library as it is); EVAL_NAME (default `eval`)
 # names the evaluation's run directory (VARIANT-EVAL_NAME), so one library can be evaluated again
-# by another binary; MEMORY (default OUT/memory-VARIANT) is the variant's embedded store.
+# by another binary; MEMORY (default OUT/memory-VARIANT) is the variant's embedded store;
+# EVAL_CONCURRENCY (default 2) evaluation episodes run at once.
 # Sessions run one after another unless PARALLEL=1 (then all at once: the model server batches
 # their calls). A run that exists already is resumed (mneme resume): the study survives being
 # killed at any iteration.
@@ -63,7 +64,7 @@ study() {
   if [ "${EVAL:-1}" != 0 ]; then
     local e="$v-${EVAL_NAME:-eval}"
     run_or_resume "$out/$e" --evaluate "${EVAL_SEEDS:-10}" --iterations "${EVAL_ITERATIONS:-30}" \
-      --library "$library" --run-id "crafter-$model-$e" --concurrency 2 $(flags "$v") \
+      --library "$library" --run-id "crafter-$model-$e" --concurrency "${EVAL_CONCURRENCY:-2}" $(flags "$v") \
       > "$out/$e.txt" 2> "$out/$e.log"
   fi
   echo "$v: $(tail -1 "$out/$v.txt")"

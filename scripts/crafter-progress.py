@@ -7,7 +7,8 @@ achievements per episode and the Crafter score.
     scripts/crafter-progress.py bench-runs/crafter-qwen2.5-coder-0.5b [--upto N]
 
 --upto N counts only iterations 1..N of every session (an equal budget of iterations when the
-sessions are at different points).
+sessions are at different points). --episodes also prints each finished evaluation episode (seed,
+iterations, how it ended, achievements) as table rows.
 """
 import json
 import math
@@ -83,6 +84,24 @@ def evaluation(run):
     return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes)
 
 
+def episode_rows(run):
+    """Each finished evaluation episode of `run`, as a markdown row, by seed."""
+    path = run / "results.jsonl"
+    rows = []
+    for line in path.read_text().splitlines() if path.exists() else []:
+        r = json.loads(line)
+        if not r.get("submitted_code"):
+            continue
+        for e in json.loads(r["submitted_code"])["episodes"]:
+            if not e.get("iterations"):
+                continue
+            names = ", ".join(sorted(e["achievements"]))
+            rows.append((r["task_id"], f"| {run.name} | {r['task_id'].rsplit('-', 1)[-1]} | "
+                         f"{e['iterations']} | {e.get('ended') or 'iterations used up'} | "
+                         f"{len(e['achievements'])}: {names} |"))
+    return [row for _, row in sorted(rows)]
+
+
 def main():
     root = Path(sys.argv[1])
     upto = int(sys.argv[sys.argv.index("--upto") + 1]) if "--upto" in sys.argv else 10**9
@@ -100,11 +119,16 @@ def main():
         print(f"| {run.name} | {s['iterations']} | {s['done']} | {s['by_model']} | {s['by_need']} | "
               f"{s['by_prerequisite']} | {s['replayed']} | {s['unique']} | "
               f"{s['skills']} | {s['episodes']} | {s['tokens']:,} | {firsts} |")
-    for run in sorted(root.glob("*-eval")):
+    evals = sorted(p for p in root.iterdir() if "-eval" in p.name and p.is_dir())
+    for run in evals:
         e = evaluation(run)
         if e:
             print(f"{run.name}: {e[0]} episodes, {e[1]:.2f} achievements per episode, "
                   f"Crafter score {e[2]:.1f} %")
+    if "--episodes" in sys.argv:
+        print("| run | seed | iterations | ended | achievements |\n|---|---|---|---|---|")
+        for row in (row for run in evals for row in episode_rows(run)):
+            print(row)
 
 
 if __name__ == "__main__":
