@@ -52,7 +52,8 @@ impl Forge {
                 "inventory": {"wood": self.wood},
                 "vitals": {"drink": 9 - self.thirst},
                 "needs": if self.thirst >= 6 {
-                    json!([{"task": "restore_drink", "check": {"field": "vitals.drink", "at_least": 7}},
+                    json!([{"task": "restore_drink", "check": {"field": "vitals.drink", "at_least": 7},
+                            "how": "call drink()"},
                            {"task": "malformed"}])
                 } else {
                     json!([])
@@ -677,6 +678,11 @@ async fn an_urgent_need_comes_before_the_curriculum_and_is_judged_by_its_check()
         &model,
         5,
         "does not report vitals.drink at least 7"
+    ));
+    assert!(env_source_has(
+        &model,
+        4,
+        "Task: restore_drink\nHow: call drink()"
     ));
     assert_eq!(env.thirst, 0);
     // With needs off, the curriculum is asked as before.

@@ -110,6 +110,18 @@ NEEDS = [
 # done when it is back to MORNING.
 NIGHT_BELOW = 0.35
 MORNING = 0.5
+# How each need is done (sent with it, shown under the task).
+NEED_HOW = {
+    "drink": "collect('drink', n) at water; done when observe()['vitals']['drink'] >= 7",
+    "food": "attack('cow') (or eat_plant() at a ripe plant) until observe()['vitals']['food'] "
+            ">= 6",
+    "energy": "shelter(), then sleep_until_rested(); done when observe()['vitals']['energy'] "
+              ">= 7",
+    "health": "shelter(), then wait(10) until observe()['vitals']['health'] >= 7 (health comes "
+              "back while food, drink and energy are above 0)",
+    "night": "shelter() and sleep_until_rested(); if either fails, wait(10) until "
+             "observe()['daylight'] >= %s (helpers fight back zombies)" % MORNING,
+}
 NIGHT_TASK = ("wait_out_night: wall yourself in (shelter) and sleep, else stay awake, until "
               "daylight is at least %s" % MORNING)
 # A program stops when the most urgent need is one that was not reported when it started (the
@@ -468,10 +480,11 @@ class Game:
         vitals = self.vitals()
         low = sorted((vitals[v], task, v, restored) for v, at_most, task, restored in NEEDS
                      if vitals[v] <= at_most)
-        out = [{"task": task, "check": {"field": "vitals." + v, "at_least": restored}}
-               for _, task, v, restored in low]
+        out = [{"task": task, "check": {"field": "vitals." + v, "at_least": restored},
+                "how": NEED_HOW[v]} for _, task, v, restored in low]
         if self.world.daylight < NIGHT_BELOW:
-            out.append({"task": NIGHT_TASK, "check": {"field": "daylight", "at_least": MORNING}})
+            out.append({"task": NIGHT_TASK, "check": {"field": "daylight", "at_least": MORNING},
+                        "how": NEED_HOW["night"]})
         return out
 
     def locked(self):

@@ -339,7 +339,8 @@ def test_needs():
         first = needs[0] if needs else {}
         check("8b drink at 5: the need restore_drink, checked on vitals.drink",
               first.get("task", "").startswith("restore_drink")
-              and first.get("check") == {"field": "vitals.drink", "at_least": 7},
+              and first.get("check") == {"field": "vitals.drink", "at_least": 7}
+              and "collect('drink'" in first.get("how", ""),
               "drink %d at step %d: %r" % (d["vitals"]["drink"], d["step"], needs))
         drink = "while observe()['vitals']['drink'] < 9:\n    if collect('drink', 1) == 0:" \
                 "\n        explore(20)\n"

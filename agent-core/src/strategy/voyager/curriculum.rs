@@ -16,6 +16,8 @@ pub struct Proposal {
     pub by: String,
     /// How an urgent need's task is judged (the environment's check), if the task is one.
     pub check: Option<Check>,
+    /// How an urgent need is done, when the environment says.
+    pub how: Option<String>,
 }
 
 impl Proposal {
@@ -24,6 +26,7 @@ impl Proposal {
             goal,
             by: by.to_string(),
             check: None,
+            how: None,
         }
     }
 }
@@ -80,6 +83,7 @@ fn urgent(session: &Session, max_failures: u32) -> Option<Proposal> {
         goal: need.task,
         by: "need".into(),
         check: Some(need.check),
+        how: need.how,
     })
 }
 

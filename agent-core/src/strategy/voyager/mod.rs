@@ -131,6 +131,7 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
         let shown = Shown {
             goal: &proposal.goal,
             check: proposal.check.as_ref(),
+            how: proposal.how.as_deref(),
             replay: replay.as_ref().filter(|_| round == 1),
             found: &found,
             lessons: &lessons,
@@ -242,6 +243,8 @@ struct Shown<'s> {
     goal: &'s str,
     /// The environment's check, when the task is an urgent need.
     check: Option<&'s session::Check>,
+    /// How the need is done, when the environment says.
+    how: Option<&'s str>,
     /// The library's skill for this very task, run instead of asking the model.
     replay: Option<&'s Found>,
     found: &'s [Found],
@@ -323,7 +326,7 @@ async fn write_program(
         "api": session.world.api,
         "skills": skills,
         "goal": shown.goal,
-        "how": session.world.context_for(shown.goal),
+        "how": shown.how.or_else(|| session.world.context_for(shown.goal)),
         "state": session::state_of(&session.observation),
         "lessons": shown.lessons,
         "previous": previous,

@@ -118,6 +118,10 @@ pub struct Need {
     pub task: String,
     /// Done when this holds after the program.
     pub check: Check,
+    /// How it is done, in the environment's words (shown under the task, like an achievement's
+    /// `task_context`).
+    #[serde(default)]
+    pub how: Option<String>,
 }
 
 /// The needs `observation` reports, in its order; a malformed entry is left out (and the rest
