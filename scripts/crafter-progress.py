@@ -84,6 +84,23 @@ def evaluation(run):
     return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes)
 
 
+def stops(run):
+    """How the run's iterations were cut short: deaths by cause, and needs that interrupted."""
+    died, interrupted = {}, 0
+    for e in events(run):
+        if e["type"] != "iteration":
+            continue
+        reason = e.get("reason", "")
+        if "the player died" in reason:
+            cause = reason.split("the player died", 1)[1].lstrip(": ").split(")")[0] or "cause not reported"
+            died[cause] = died.get(cause, 0) + 1
+        elif "interrupted: a new need" in reason:
+            interrupted += 1
+    causes = ", ".join(f"{c} {n}" for c, n in sorted(died.items(), key=lambda x: -x[1]))
+    return f"deaths mid-program: {sum(died.values())} ({causes or 'none'}); " \
+           f"iterations a need interrupted: {interrupted}"
+
+
 def episode_rows(run):
     """Each finished evaluation episode of `run`, as a markdown row, by seed."""
     path = run / "results.jsonl"
@@ -110,7 +127,7 @@ def main():
           "first unlocked (iteration) |")
     print("|---|---|---|---|---|---|---|---|---|---|---|---|")
     for run in sorted(p for p in root.iterdir() if (p / "run.json").exists()):
-        if run.name.endswith("-eval"):
+        if "-eval" in run.name:
             continue
         s = session(run, upto)
         if s is None:
@@ -124,7 +141,7 @@ def main():
         e = evaluation(run)
         if e:
             print(f"{run.name}: {e[0]} episodes, {e[1]:.2f} achievements per episode, "
-                  f"Crafter score {e[2]:.1f} %")
+                  f"Crafter score {e[2]:.1f} %; {stops(run)}")
     if "--episodes" in sys.argv:
         print("| run | seed | iterations | ended | achievements |\n|---|---|---|---|---|")
         for row in (row for run in evals for row in episode_rows(run)):
