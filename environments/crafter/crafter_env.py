@@ -272,7 +272,8 @@ Helpers (each takes steps; return values say what happened):
                                     (defeating a cow eats it)
   eat_plant(max_steps=100) -> bool  walk to a seen ripe plant and eat it
   shelter(max_steps=80) -> bool     wall yourself in (a dead-end with the entrance closed by a
-                                    stone; needs a stone, or a wood_pickaxe to dig in)
+                                    stone; needs a stone, or a wood_pickaxe to dig in; in the
+                                    open it builds walls: up to 6 stones)
   sleep_until_rested(max_steps=300) -> bool   sleep until energy is full (False if woken early;
                                     refused outside a shelter at night or with a zombie in view)
   wait(steps=1) -> int              do nothing for some steps
@@ -1265,12 +1266,12 @@ class Game:
                          (q[0] + d[0], q[1] + d[1])]
                 if all(self._solid(w) for w in walls) and (p, q) not in self.seen_objs:
                     plans.setdefault(a, d)
-        if not plans:
-            self.note = "no dead-end seen to wall in (needs a stone, or a wood_pickaxe to dig)"
-            return False
-        path = self.plan(set(plans))
+        path = self.plan(set(plans)) if plans else None
         if path is None:
-            self.note = "no reachable dead-end seen"
+            if self._build_shelter(lim):
+                return True
+            self.note = self.note or ("no dead-end seen to wall in, and too few stones to "
+                                      "build one (needs a stone, or a wood_pickaxe to dig)")
             return False
         if not self.follow(path, lim):
             self.note = "could not reach the spot"
@@ -1297,6 +1298,91 @@ class Game:
         if not ok:
             self.note = "the spot is not closed"
         return ok
+
+    # --- a shelter built of stones -------------------------------------------------------
+    def _free_walkable(self, cell):
+        x, y = cell
+        if not (0 <= x < AREA[0] and 0 <= y < AREA[1]):
+            return False
+        material, obj = self.world[cell]
+        return material in WALKABLE and obj is None
+
+    def _pocket(self):
+        """The cheapest seen pocket to build near the player: cells P and Q = P + d (free,
+        walkable), the cells to fill with stone around them (not solid yet) and the entrance
+        A = P - d; None when the stones held are too few for any within 6 steps."""
+        px, py = self.pos()
+        stones = self.player.inventory["stone"]
+        best = None
+        for x in range(px - 6, px + 7):
+            for y in range(py - 6, py + 7):
+                p = (x, y)
+                if abs(x - px) + abs(y - py) > 6 or not self._free_walkable(p):
+                    continue
+                for d in DIR_LIST:
+                    q, a = (x + d[0], y + d[1]), (x - d[0], y - d[1])
+                    if not (self._free_walkable(q) and self._free_walkable(a)):
+                        continue
+                    side = (d[1], d[0])
+                    walls = [(p[0] + side[0], p[1] + side[1]), (p[0] - side[0], p[1] - side[1]),
+                             (q[0] + side[0], q[1] + side[1]), (q[0] - side[0], q[1] - side[1]),
+                             (q[0] + d[0], q[1] + d[1])]
+                    fill = [w for w in walls if not self._solid(w)]
+                    if any(not self._valid_place("stone", w) for w in fill) or \
+                            len(fill) + 1 > stones:
+                        continue
+                    cost = (len(fill), abs(x - px) + abs(y - py))
+                    if best is None or cost < best[0]:
+                        best = (cost, p, d, fill)
+        return None if best is None else best[1:]
+
+    def _place_stone_at(self, cell, keep_free, lim):
+        """Walks to stand next to `cell` facing it (arriving in line, so it faces it) and
+        places a stone there; never stands on or walks through `keep_free`'s cells last."""
+        for d in DIR_LIST:
+            n = (cell[0] - d[0], cell[1] - d[1])          # stand here, facing d
+            b = (n[0] - d[0], n[1] - d[1])                # arrive from here
+            if n in keep_free or not (self._free_walkable(n) and self._free_walkable(b)):
+                continue
+            path = self.plan({b})
+            if path is None or not self.follow(path, lim) or self.used >= lim:
+                continue
+            self.prim(DIRS[d])
+            if self.pos() != n or self.facing() != d or self.used >= lim:
+                continue
+            self.prim("place_stone")
+            if self.mat_at(cell) == "stone":
+                return True
+        return False
+
+    def _build_shelter(self, lim):
+        """Builds a two-cell pocket of stones in the open and closes it behind the player:
+        the walls from outside, then in through the entrance, to the far end and back, and a
+        stone onto the entrance (facing it after stepping back)."""
+        pocket = self._pocket()
+        if pocket is None:
+            return False
+        p, d, fill = pocket
+        q, a = (p[0] + d[0], p[1] + d[1]), (p[0] - d[0], p[1] - d[1])
+        for wall in fill:
+            if not self._place_stone_at(wall, {p, q, a}, lim):
+                self.note = "could not place a stone at %s" % (_rel(wall[0] - self.pos()[0],
+                                                                      wall[1] - self.pos()[1]),)
+                return False
+        path = self.plan({a})
+        if path is None or not self.follow(path, lim) or \
+                not self.follow([a, p, q], lim) or self.used >= lim:
+            self.note = "could not get into the pocket"
+            return False
+        self.prim(DIRS[(-d[0], -d[1])])               # back to P, facing the entrance
+        if self.pos() != p or self.used >= lim:
+            self.note = "could not turn to the entrance"
+            return False
+        self.prim("place_stone")
+        if not self._enclosed():
+            self.note = "the pocket is not closed"
+            return False
+        return True
 
     def _check(self, value, allowed, what):
         if not isinstance(value, str) or value not in allowed:

@@ -394,6 +394,38 @@ def test_interrupts():
         a.close()
 
 
+def test_built_shelter():
+    """In the open (a cleared grass field, in process), shelter() builds a pocket of 6 stones
+    and closes it behind the player; with 5 stones it says it cannot."""
+    sys.path.insert(0, HERE)
+    import crafter_env
+
+    def open_field(stones):
+        game = crafter_env.Game({"seed": 1})
+        x, y = game.pos()
+        for i in range(max(0, x - 8), min(64, x + 9)):
+            for j in range(max(0, y - 8), min(64, y + 9)):
+                obj = game.world[(i, j)][1]
+                if obj is not None and obj is not game.player:
+                    game.world.remove(obj)
+                game.world[(i, j)] = "grass"
+        game._remember()
+        game.player.inventory["stone"] = stones
+        return game
+
+    game = open_field(9)
+    built = game.dispatch("shelter", [], {"max_steps": 200})
+    check("8k shelter() in the open builds walls of stone and closes them",
+          built.get("value") is True and game._enclosed()
+          and game.player.inventory["stone"] == 3,
+          "%r after %d steps, %d stones left" % (built, game.used,
+                                                 game.player.inventory["stone"]))
+    game = open_field(5)
+    built = game.dispatch("shelter", [], {"max_steps": 200})
+    check("8l with too few stones it says so", built.get("value") is False
+          and "too few stones" in (game.note or ""), "%r, note %r" % (built, game.note))
+
+
 def test_lava():
     """A program's move into lava is refused, and a helper fights back a zombie (in process: the
     world is edited to put lava, then a zombie, next to the player; no program runs here)."""
@@ -441,7 +473,7 @@ def main():
     quick = "--quick" in sys.argv
     tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
              lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing,
-             test_needs, test_interrupts, test_lava]
+             test_needs, test_interrupts, test_lava, test_built_shelter]
     if sandbox:
         tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
     if not quick:
