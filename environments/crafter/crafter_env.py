@@ -294,7 +294,8 @@ low, nightfall; not one reported when it started); the need is the next task.
 
 Examples (each for a task of its own; write yours for your task):
 def drink_until_full():
-    '''Drinks water until drink is 9.'''
+    '''Drinks water (at least one sip) until drink is 9.'''
+    collect('drink', 1)
     while observe()['vitals']['drink'] < 9:
         if collect('drink', 1) == 0:
             explore(20)
