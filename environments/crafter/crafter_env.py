@@ -124,9 +124,6 @@ NEED_HOW = {
 }
 NIGHT_TASK = ("wait_out_night: wall yourself in (shelter) and sleep, else stay awake, until "
               "daylight is at least %s" % MORNING)
-# A program stops when the most urgent need is one that was not reported when it started (the
-# agent sees `data.interrupted` and takes the need first): a need it started with (doing it, or
-# doing something else after it failed) never interrupts it, so needs cannot take turns.
 HURTS_KEEP = 10             # damage lines kept per program
 FIGHT_HITS = 8              # most hits a helper spends fighting back one zombie
 # What an achievement needs first when a tool it cannot do without is missing (the item, the
@@ -651,7 +648,9 @@ class Game:
             self.death_cause = cause
 
     def _interrupt_on_new_need(self):
-        """Stops a running program when the most urgent need is new since it started."""
+        """Stops a running program when the most urgent need is new since it started (the
+        agent sees `data.interrupted` and takes the need first): a need it started with (doing
+        it, or doing something else after it failed) never interrupts it."""
         if self.watched is None or self.done:
             return
         needs = self.needs()

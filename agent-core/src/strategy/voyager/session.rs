@@ -172,17 +172,15 @@ pub struct Status {
 }
 
 impl Status {
+    /// The status fields of `observation` (missing ones empty).
+    pub fn of(observation: &Observation) -> Self {
+        serde_json::from_value(observation.data.clone()).unwrap_or_default()
+    }
+
     /// Whether the world, not the program, ended the run early: a need interrupted it, or the
     /// player died.
     pub fn stopped_by_world(&self) -> bool {
         self.interrupted.is_some() || self.died
-    }
-}
-
-impl Status {
-    /// The status fields of `observation` (missing ones empty).
-    pub fn of(observation: &Observation) -> Self {
-        serde_json::from_value(observation.data.clone()).unwrap_or_default()
     }
 }
 
