@@ -52,6 +52,7 @@ sys.stdout = sys.stderr
 import base64  # noqa: E402
 import builtins  # noqa: E402
 import heapq  # noqa: E402
+import inspect  # noqa: E402
 import json  # noqa: E402
 import linecache  # noqa: E402
 import pickle  # noqa: E402
@@ -227,6 +228,17 @@ def _task_context():
             for name in WARMUP}
 
 
+# What models call some achievements instead (task words joined by `_`): "Collect water" is
+# checked as collect_drink.
+TASK_ALIASES = {
+    "collect_water": "collect_drink", "drink_water": "collect_drink",
+    "collect_ripe_plant": "eat_plant", "eat_ripe_plant": "eat_plant",
+    "collect_tree": "collect_wood", "chop_tree": "collect_wood",
+    "plant_sapling": "place_plant", "kill_zombie": "defeat_zombie",
+    "kill_skeleton": "defeat_skeleton", "kill_cow": "eat_cow",
+}
+
+
 def _achievements_doc():
     return "\n".join("  %s: %s" % (name, _achievement_call(name)) for name in WARMUP)
 
@@ -340,6 +352,23 @@ def _obj_name(obj):
     if isinstance(obj, cobjects.Plant):
         return "ripe_plant" if obj.ripe else "plant"
     return type(obj).__name__.lower()
+
+
+def _misuse(name, fn, args, kwargs):
+    """Why the call `name(*args, **kwargs)` does not fit the API function's signature, said
+    with the signature (`place('stone', 1)`: "place(item) takes ..."), or None when it fits.
+    Python's own message names the adapter's method and counts `self`, which misleads."""
+    if name in ACTIONS:
+        if args[1:] or kwargs:
+            return "%s() takes no arguments; call it as %s()" % (name, name)
+        return None
+    signature = inspect.signature(fn)
+    try:
+        signature.bind(*args, **kwargs)
+    except TypeError as e:
+        return "%s%s was called as %s(%s): %s" % (
+            name, signature, name, _fmt_args(args, kwargs), e)
+    return None
 
 
 def _fmt_args(args, kwargs):
@@ -680,7 +709,7 @@ class Game:
     def first_observation(self):
         data = self.data()
         data.update({"api": API_DOC, "warmup": list(WARMUP), "achievements_all": list(ACHIEVEMENTS),
-                     "task_context": _task_context(),
+                     "task_context": _task_context(), "task_aliases": dict(TASK_ALIASES),
                      "api_names": list(ACTIONS) + list(API_FUNCTIONS)})
         return {"observation": {"text": self.state_text(), "data": data}}
 
@@ -1398,10 +1427,16 @@ class Game:
             fn = getattr(self, "api_" + name)
         else:
             return {"error": "unknown API function %r" % name, "type": "NameError"}
+        misuse = _misuse(name, fn, args, kwargs)
+        if misuse:
+            self._event(name, args, kwargs, "TypeError: " + misuse, 0)
+            return {"error": misuse, "type": "TypeError"}
         self.note = None
         start = self.used
         self.helping = name in HELPERS
         try:
+            if self.helping and not self.player.sleeping:
+                self._fight_back()   # first, even for a helper that would take no step
             value = fn(*args, **kwargs)
         except _Stop as e:
             self._event(name, args, kwargs, "stopped: %s" % e, self.used - start)

@@ -26,6 +26,10 @@ pub struct World {
     /// task its context.
     #[serde(default)]
     pub task_context: BTreeMap<String, String>,
+    /// Other names of achievements, as task words joined by `_` (`collect_water` for
+    /// `collect_drink`): a task that says one is checked against the achievement it names.
+    #[serde(default)]
+    pub task_aliases: BTreeMap<String, String>,
 }
 
 impl World {
@@ -49,15 +53,21 @@ impl World {
             .map(String::as_str)
     }
 
-    /// The achievement a task names (`make_wood_pickaxe`, or "make wood pickaxe"), if any:
-    /// then the task is also checked against what the environment reports.
+    /// The achievement a task names (`make_wood_pickaxe`, "make wood pickaxe", or an alias the
+    /// environment gave, "Collect water"), if any: then the task is also checked against what
+    /// the environment reports. The longest name found in the task wins.
     pub fn achievement_of(&self, goal: &str) -> Option<&str> {
         let norm = format!("_{}_", task_words(goal).join("_"));
-        self.achievements_all
+        let names = self.achievements_all.iter().map(|a| (a, a));
+        let aliases = self
+            .task_aliases
             .iter()
-            .filter(|a| norm.contains(&format!("_{a}_")))
-            .max_by_key(|a| a.len())
-            .map(String::as_str)
+            .filter(|(_, a)| self.achievements_all.contains(a));
+        names
+            .chain(aliases)
+            .filter(|(name, _)| norm.contains(&format!("_{name}_")))
+            .max_by_key(|(name, _)| name.len())
+            .map(|(_, achievement)| achievement.as_str())
     }
 }
 
@@ -369,6 +379,12 @@ mod tests {
             achievements_all: ["collect_wood", "make_stone_sword", "make_wood_pickaxe"]
                 .map(String::from)
                 .to_vec(),
+            task_aliases: [
+                ("chop_tree", "collect_wood"),
+                ("drink_water", "collect_drink"),
+            ]
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .into(),
             ..World::default()
         };
         for (goal, named) in [
@@ -377,7 +393,9 @@ mod tests {
             ("Collect_wood.", Some("collect_wood")),
             ("make_wood_pickaxe", Some("make_wood_pickaxe")),
             ("collect woods", None),
+            ("Chop a tree (2 right)", Some("collect_wood")),
             ("Collect water", None),
+            ("Drink water", None),
         ] {
             assert_eq!(world.achievement_of(goal), named, "{goal}");
         }
