@@ -642,6 +642,45 @@ async fn a_task_the_world_reports_locked_gives_way_to_what_it_needs_first() {
 }
 
 #[tokio::test]
+async fn what_the_library_can_do_comes_first_and_the_curriculum_is_told() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory(dir.path());
+    let self_pick = "```python\ndef self_pick():\n    \"\"\"Gets a wood and makes a pickaxe.\"\"\"\n    collect('wood', 1)\n    make('pickaxe')\n```";
+    let learn = scripted(answers(&["Task: make_pickaxe", self_pick]));
+    let a = agent(learn, Some(memory.clone()), |c| c.voyager.iterations = 1);
+    solve(&a, &mut Forge::default(), None).await;
+    // The fixed order (collect_wood, make_pickaxe) takes make_pickaxe first: the library can
+    // do it, without a model call (and its skill collects the wood itself).
+    let model = scripted(answers(&[]));
+    let a = agent(model, Some(memory.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 1;
+        c.voyager.learn = false;
+    });
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("make_pickaxe".into(), true, 1)]);
+    assert_eq!(replays(&events), [Some("self_pick v1".into())]);
+    assert_eq!(solved.calls, 0);
+    // The curriculum's prompt names what the library can do of what is not unlocked yet.
+    let model = scripted(answers(&["Task: collect_wood", GET_WOOD]));
+    let a = agent(model.clone(), Some(memory), |c| {
+        c.voyager.iterations = 1;
+        c.voyager.learn = false;
+    });
+    solve(&a, &mut Forge::default(), None).await;
+    assert!(env_source_has(
+        &model,
+        0,
+        "the skill library can do (quickly, with a skill that worked before): make_pickaxe\n"
+    ));
+    // Without a library, no such line.
+    let model = scripted(answers(&["Task: collect_wood", GET_WOOD]));
+    let a = agent(model.clone(), None, |c| c.voyager.iterations = 1);
+    solve(&a, &mut Forge::default(), None).await;
+    assert!(!env_source_has(&model, 0, "skill library can do"));
+}
+
+#[tokio::test]
 async fn an_urgent_need_comes_before_the_curriculum_and_is_judged_by_its_check() {
     let drink = "```python\ndef drink_up():\n    drink()\n```";
     let still_thirsty = "```python\ndef drink_up():\n    collect('wood', 1)\n```";

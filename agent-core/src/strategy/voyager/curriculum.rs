@@ -6,6 +6,7 @@ use super::library;
 use super::session::{locked_of, needs_of, Check, Session};
 use crate::agent::{AgentError, Work};
 use serde_json::json;
+use std::collections::BTreeSet;
 
 /// The next task and where it came from.
 #[derive(Clone, Debug, PartialEq)]
@@ -120,18 +121,29 @@ async fn prerequisite(
     Ok((steps > 0).then(|| at.to_string()))
 }
 
-/// The first task of the warm-up order not unlocked this episode, not locked and not failed
-/// too often (if every one is, the first not unlocked; if all are unlocked, the first).
-pub fn next_fixed(session: &Session, max_failures: u32) -> String {
+/// The next task of the warm-up order: of those not unlocked this episode and not failed too
+/// often, first one the library has a working skill for (`skilled`, task keys; its skill runs
+/// without a model call and may do what the task needs first itself), then the first not
+/// locked; if every one failed too often, the first not unlocked; if all are unlocked, the
+/// first.
+pub fn next_fixed(session: &Session, max_failures: u32, skilled: &BTreeSet<String>) -> String {
     let unlocked = session.episode_achievements();
     let locked = locked_of(&session.observation);
     let open = |t: &&String| !unlocked.contains(t);
     let warmup = &session.world.warmup;
+    let tried = |t: &&String| failures(session, t) < max_failures;
     warmup
         .iter()
         .filter(open)
-        .filter(|t| !locked.contains_key(*t))
-        .find(|t| failures(session, t) < max_failures)
+        .filter(tried)
+        .find(|t| skilled.contains(&library::task_key(t)))
+        .or_else(|| {
+            warmup
+                .iter()
+                .filter(open)
+                .filter(|t| !locked.contains_key(*t))
+                .find(tried)
+        })
         .or_else(|| warmup.iter().find(open))
         .or_else(|| warmup.first())
         .cloned()
@@ -187,7 +199,9 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
     if let Some(need) = urgent(session, config.max_task_failures).filter(|_| config.needs) {
         return Ok(need);
     }
-    let fixed = |by: &str| Proposal::new(next_fixed(session, config.max_task_failures), by);
+    let skilled = library::working_tasks(work).await?;
+    let fixed =
+        |by: &str| Proposal::new(next_fixed(session, config.max_task_failures, &skilled), by);
     if !config.curriculum {
         return Ok(fixed("fixed"));
     }
@@ -199,8 +213,13 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
         .iter()
         .filter(|t| !have.contains(t))
         .collect();
+    let open_skilled: Vec<&&String> = open
+        .iter()
+        .filter(|t| skilled.contains(&library::task_key(t)))
+        .collect();
     let context = json!({
         "open": open,
+        "skilled": open_skilled,
         "state": super::session::state_of(&session.observation),
         "achievements": session.episode_achievements(),
         "achievements_all": session.world.achievements_all,

@@ -5,6 +5,7 @@
 use super::program::Program;
 use crate::agent::{AgentError, Event, Work};
 use memory::{Filter, Record, Reflection, Skill, Stored};
+use std::collections::BTreeSet;
 
 /// A skill found for a task.
 #[derive(Clone, Debug, PartialEq)]
@@ -30,7 +31,7 @@ fn task_tag(goal: &str) -> String {
 /// A task as it is matched: its words (`session::task_words`: lower case, no articles or
 /// counts) joined by `_` (so `Collect sapling`, `collect_sapling`, `Collect a sapling` and
 /// `Collect_Sapling.` are one task).
-fn task_key(goal: &str) -> String {
+pub fn task_key(goal: &str) -> String {
     super::session::task_words(goal).join("_")
 }
 
@@ -43,33 +44,55 @@ fn done_task(skill: &Skill, key: &str) -> bool {
         .any(|t| task_key(t) == key)
 }
 
-/// The skill to run first for `goal`, without asking the model: of the library's skills stored
-/// when the same task was done (any version), the one with the most successes beyond its
-/// failures (then the newest), if it has more successes than failures. `None` without memory,
-/// with the library off, or with `reuse_skills` off.
-pub async fn for_task(work: &mut Work<'_>, goal: &str) -> Result<Option<Found>, AgentError> {
+/// The library's skills that work: more successes than failures (any version). Empty without
+/// memory, with the library off, or with `reuse_skills` off.
+async fn working(work: &mut Work<'_>) -> Result<Vec<Found>, AgentError> {
     let config = &work.config().voyager;
     let Some(memory) = work
         .memory()
         .filter(|_| config.skill_library && config.reuse_skills)
     else {
-        return Ok(None);
+        return Ok(Vec::new());
     };
-    let wanted = task_key(goal);
     let records = memory
         .records(&Filter::library_skills(&config.library))
         .await?;
     Ok(records
         .into_iter()
         .filter_map(|hit| match hit.record {
-            Record::Skill(skill) if done_task(&skill, &wanted) => Some(Found { id: hit.id, skill }),
+            Record::Skill(skill) => Some(Found { id: hit.id, skill }),
             _ => None,
         })
         .filter(|f| f.skill.successes > f.skill.failures)
+        .collect())
+}
+
+/// The skill to run first for `goal`, without asking the model: of the library's working
+/// skills stored when the same task was done, the one with the most successes beyond its
+/// failures (then the newest). `None` without memory, with the library off, or with
+/// `reuse_skills` off.
+pub async fn for_task(work: &mut Work<'_>, goal: &str) -> Result<Option<Found>, AgentError> {
+    let wanted = task_key(goal);
+    Ok(working(work)
+        .await?
+        .into_iter()
+        .filter(|f| done_task(&f.skill, &wanted))
         .max_by_key(|f| {
             let margin = i64::from(f.skill.successes) - i64::from(f.skill.failures);
             (margin, f.skill.version, f.skill.created_at)
         }))
+}
+
+/// The tasks (as task keys: `collect_wood`) the library has a working skill for, which
+/// `for_task` would run without asking the model.
+pub async fn working_tasks(work: &mut Work<'_>) -> Result<BTreeSet<String>, AgentError> {
+    Ok(working(work)
+        .await?
+        .iter()
+        .flat_map(|f| f.skill.tags.iter())
+        .filter_map(|t| t.strip_prefix("task:"))
+        .map(task_key)
+        .collect())
 }
 
 /// The top `skills_k` skills for `query` (the task and its context); none without memory or
