@@ -47,7 +47,7 @@ impl Forge {
                 "api": "collect(item, n): gathers; make(tool): makes a tool from a wood",
                 "warmup": ["collect_wood", "make_pickaxe"],
                 "achievements_all": ["collect_wood", "make_pickaxe"],
-                "api_names": ["collect", "make"],
+                "api_names": ["collect", "make", "gather_wood"],
                 "task_context": {"make_pickaxe": "call make('pickaxe'); needs 1 wood"},
                 "inventory": {"wood": self.wood},
                 "vitals": {"drink": 9 - self.thirst},
@@ -888,10 +888,10 @@ async fn a_corrupt_checkpoint_is_an_error_naming_it_and_is_kept() {
 }
 
 #[tokio::test]
-async fn a_program_named_like_an_api_function_is_not_stored() {
+async fn a_program_named_like_an_api_function_is_stored_renamed() {
     let dir = tempfile::tempdir().unwrap();
     let memory = memory(dir.path());
-    let shadow = "```python\ndef collect():\n    \"\"\"Shadows the API.\"\"\"\n    pass\ncollect('wood', 1)\n```";
+    let shadow = "```python\ndef gather_wood():\n    \"\"\"Collects a wood.\"\"\"\n    collect('wood', 1)\n\ngather_wood()\n```";
     let model = scripted(answers(&["Task: collect_wood", shadow]));
     let a = agent(model, Some(memory.clone()), |c| c.voyager.iterations = 1);
     let (_, events) = solve(&a, &mut Forge::default(), None).await;
@@ -899,8 +899,26 @@ async fn a_program_named_like_an_api_function_is_not_stored() {
     assert!(events
         .iter()
         .any(|e| matches!(e, Event::SkillWrite { outcome, name, .. }
-        if name == "collect" && outcome.starts_with("refused"))));
-    assert!(skills(&memory).await.is_empty());
+        if name == "gather_wood_skill" && outcome == "new (renamed from gather_wood, an API function's name)")));
+    let stored = skills(&memory).await;
+    assert_eq!(stored.len(), 1);
+    assert_eq!(stored[0].name, "gather_wood_skill");
+    assert!(stored[0].code.starts_with("def gather_wood_skill():"));
+    assert!(!stored[0].code.contains("def gather_wood("));
+    // Run again by its new name, without the model.
+    let mut env = Forge::default();
+    let a = agent(scripted(answers(&[])), Some(memory), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 1;
+    });
+    let (solved, events) = solve(&a, &mut env, None).await;
+    assert_eq!(replays(&events), [Some("gather_wood_skill v1".into())]);
+    assert_eq!(solved.calls, 0);
+    assert!(
+        env.programs[0].ends_with("\ngather_wood_skill()\n"),
+        "{}",
+        env.programs[0]
+    );
 }
 
 #[tokio::test]

@@ -86,6 +86,26 @@ pub fn calls_name(code: &str, name: &str) -> bool {
         })
 }
 
+/// `code` with the identifier `from` renamed `to` wherever it stands whole (not part of a longer
+/// name, not an attribute after `.`): a module's definition of `from` and every use of it.
+pub fn rename_identifier(code: &str, from: &str, to: &str) -> String {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    let mut out = String::with_capacity(code.len());
+    let mut last = 0;
+    for (i, _) in code.match_indices(from) {
+        let before = code[..i].chars().next_back();
+        let after = code[i + from.len()..].chars().next();
+        if before.is_some_and(|c| ident(c) || c == '.') || after.is_some_and(ident) {
+            continue;
+        }
+        out.push_str(&code[last..i]);
+        out.push_str(to);
+        last = i + from.len();
+    }
+    out.push_str(&code[last..]);
+    out
+}
+
 /// The names of the functions `code` defines at the top level, in order.
 pub fn top_level_defs(code: &str) -> Vec<String> {
     code.lines()
@@ -156,6 +176,15 @@ pub fn function_docstring(code: &str, name: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn an_identifier_is_renamed_where_it_stands_whole() {
+        let code = "def place_stone():\n    x.place_stone()\n    place_stone_now(1)\n    return place_stone ()";
+        assert_eq!(
+            rename_identifier(code, "place_stone", "place_stone_skill"),
+            "def place_stone_skill():\n    x.place_stone()\n    place_stone_now(1)\n    return place_stone_skill ()"
+        );
+    }
 
     #[test]
     fn finds_python_blocks() {

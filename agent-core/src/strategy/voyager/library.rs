@@ -137,7 +137,8 @@ pub async fn all_latest(work: &mut Work<'_>) -> Result<Vec<Found>, AgentError> {
 /// Stores the program that did `goal` as a skill: its main function (with the skills it
 /// calls, so it runs on its own), its docstring (else the task) as the description. The same
 /// code under the same name is `unchanged`; new code under a known name is its next version.
-/// A name the API uses is refused. Returns the name and version stored.
+/// A main named like an API function (`place_stone`, Crafter's action) is stored renamed
+/// `NAME_skill`, its uses with it (the outcome says so). Returns the name and version stored.
 pub async fn store(
     work: &mut Work<'_>,
     iteration: u32,
@@ -151,15 +152,29 @@ pub async fn store(
     else {
         return Ok(None);
     };
-    let Some(name) = program.main.clone() else {
+    let Some(main) = program.main.clone() else {
         return Ok(None);
+    };
+    let clashes = api_names.iter().any(|n| n == &main);
+    let renamed;
+    let (program, name) = if clashes {
+        let name = format!("{main}_skill");
+        renamed = program.with_main_named(&name);
+        (&renamed, name)
+    } else {
+        (program, main.clone())
     };
     let code = program.skill_code();
     let description = program
         .docstring()
         .map(|d| format!("{d} (task: {goal})"))
         .unwrap_or_else(|| format!("{name}: {goal}"));
-    let emit = |work: &Work<'_>, version: u32, outcome: String| {
+    let emit = |work: &Work<'_>, version: u32, outcome: &str| {
+        let outcome = if clashes {
+            format!("{outcome} (renamed from {main}, an API function's name)")
+        } else {
+            outcome.to_string()
+        };
         work.events().emit(Event::SkillWrite {
             task_id: work.task().id.clone(),
             iteration,
@@ -170,17 +185,13 @@ pub async fn store(
             code: code.clone(),
         })
     };
-    if api_names.iter().any(|n| n == &name) {
-        emit(work, 0, "refused: the name is an API function's".into());
-        return Ok(None);
-    }
     let latest = all_latest(work)
         .await?
         .into_iter()
         .find(|f| f.skill.name == name);
     let version = match &latest {
         Some(f) if f.skill.code == code => {
-            emit(work, f.skill.version, "unchanged".into());
+            emit(work, f.skill.version, "unchanged");
             return Ok(Some((name.clone(), f.skill.version)));
         }
         Some(f) => f.skill.version + 1,
@@ -203,7 +214,7 @@ pub async fn store(
         Stored::New(_) => "new",
         _ => "unchanged",
     };
-    emit(work, version, outcome.into());
+    emit(work, version, outcome);
     Ok(Some((name, version)))
 }
 

@@ -2,7 +2,9 @@
 //! environment (which runs it in a sandboxed child process, never here).
 
 use super::library::Found;
-use crate::agent::code::{calls_name, extract_code, function_docstring, top_level_defs};
+use crate::agent::code::{
+    calls_name, extract_code, function_docstring, rename_identifier, top_level_defs,
+};
 
 /// A model-written program with the retrieved skills it calls.
 #[derive(Clone, Debug, PartialEq)]
@@ -45,6 +47,20 @@ impl Program {
             code: skill.code.clone(),
             main: Some(skill.name.clone()),
             skills: Vec::new(),
+        }
+    }
+
+    /// The program with its main function renamed `to` (its definition and every use in its
+    /// own code): a main named like an API function would hide that function from any program
+    /// that calls the skill.
+    pub fn with_main_named(&self, to: &str) -> Self {
+        let Some(main) = &self.main else {
+            return self.clone();
+        };
+        Self {
+            code: rename_identifier(&self.code, main, to),
+            main: Some(to.to_string()),
+            skills: self.skills.clone(),
         }
     }
 
