@@ -211,6 +211,19 @@ fn iterations(events: &[Event]) -> Vec<(String, bool, u32)> {
         .collect()
 }
 
+/// One field of every `Event::Iteration` in `events`, in order.
+macro_rules! of_iterations {
+    ($events:expr, $field:ident) => {
+        $events
+            .iter()
+            .filter_map(|e| match e {
+                Event::Iteration { $field, .. } => Some($field.clone()),
+                _ => None,
+            })
+            .collect::<Vec<_>>()
+    };
+}
+
 async fn skills(memory: &MemoryBank) -> Vec<memory::Skill> {
     let mut out: Vec<memory::Skill> = memory
         .records(&Filter::kind(RecordKind::Skill))
@@ -425,14 +438,7 @@ async fn a_death_starts_the_next_episode_in_a_new_world() {
         None,
     )
     .await;
-    let episodes: Vec<u32> = events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Iteration { episode, .. } => Some(*episode),
-            _ => None,
-        })
-        .collect();
-    assert_eq!(episodes, vec![0, 1]);
+    assert_eq!(of_iterations!(events, episode), vec![0, 1]);
     let resets: Vec<_> = env.resets.iter().map(|r| r["episode"].clone()).collect();
     assert_eq!(resets, vec![json!(0), json!(1)]);
     let account: serde_json::Value =
@@ -449,23 +455,11 @@ async fn a_death_starts_the_next_episode_in_a_new_world() {
 }
 
 fn proposed_by(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Iteration { proposed_by, .. } => Some(proposed_by.clone()),
-            _ => None,
-        })
-        .collect()
+    of_iterations!(events, proposed_by)
 }
 
 fn replays(events: &[Event]) -> Vec<Option<String>> {
-    events
-        .iter()
-        .filter_map(|e| match e {
-            Event::Iteration { replayed, .. } => Some(replayed.clone()),
-            _ => None,
-        })
-        .collect()
+    of_iterations!(events, replayed)
 }
 
 #[tokio::test]
