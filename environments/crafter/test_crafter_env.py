@@ -358,7 +358,7 @@ def test_needs():
         first = needs[0] if needs else {}
         check("8b drink at 5: the need restore_drink, checked on vitals.drink",
               first.get("task", "").startswith("restore_drink")
-              and first.get("check") == {"field": "vitals.drink", "at_least": 7}
+              and first.get("check") == {"field": "vitals.drink", "at_least": 9}
               and "collect('drink'" in first.get("how", ""),
               "drink %d at step %d: %r" % (d["vitals"]["drink"], d["step"], needs))
         drink = "while observe()['vitals']['drink'] < 9:\n    if collect('drink', 1) == 0:" \
@@ -368,7 +368,7 @@ def test_needs():
             if not (d["error"] or "").startswith("interrupted"):
                 break
         check("8c after drinking the need is gone",
-              d["vitals"]["drink"] >= 7 and not any(n["task"].startswith("restore_drink")
+              d["vitals"]["drink"] >= 9 and not any(n["task"].startswith("restore_drink")
                                                     for n in d["needs"]),
               "drink %d, error %r, needs %r" % (d["vitals"]["drink"], d["error"], d["needs"]))
     finally:
