@@ -288,9 +288,10 @@ Helpers (each takes steps; return values say what happened):
   sleep_until_rested(max_steps=300) -> bool   sleep until energy is full (False if woken early;
                                     refused outside a shelter at night or with a zombie in view)
   wait(steps=1) -> int              do nothing for some steps
-Every helper fights back a zombie that comes next to you (hits it until it is gone) before its
-next step. Helper failures are reported as return values (and a reason in the program's feedback); misuse
-(unknown names) raises ValueError. print() output is shown to you (cut to %d characters).
+Every helper fights back a zombie next to you (hits it until it is gone) when it starts and
+before each step. Helper failures are reported as return values (and a reason in the program's
+feedback); unknown names raise ValueError, arguments that do not fit a function TypeError.
+print() output is shown to you (cut to %d characters).
 
 Achievements (a task named after one is done when the game reports it), each with the call
 that earns it once its needs (see Recipes) are met:
