@@ -74,30 +74,31 @@ pub fn extract_asserts(reply: &str, entry_point: &str) -> Vec<String> {
 /// Whether `code` calls `name(…)` (a whole identifier followed by an opening parenthesis),
 /// outside its own `def name(` line.
 pub fn calls_name(code: &str, name: &str) -> bool {
-    let ident = |c: char| c.is_alphanumeric() || c == '_';
     code.lines()
         .filter(|l| !l.trim_start().starts_with(&format!("def {name}(")))
         .any(|line| {
-            line.match_indices(name).any(|(i, _)| {
-                let before = line[..i].chars().next_back();
-                let after = line[i + name.len()..].trim_start().chars().next();
-                !before.is_some_and(|c| ident(c) || c == '.') && after == Some('(')
-            })
+            whole_identifier_at(line, name)
+                .any(|i| line[i + name.len()..].trim_start().starts_with('('))
         })
+}
+
+/// Where `name` stands in `text` as a whole identifier: not part of a longer name, not an
+/// attribute after `.`.
+fn whole_identifier_at<'a>(text: &'a str, name: &'a str) -> impl Iterator<Item = usize> + 'a {
+    let ident = |c: char| c.is_alphanumeric() || c == '_';
+    text.match_indices(name).map(|(i, _)| i).filter(move |&i| {
+        let before = text[..i].chars().next_back();
+        let after = text[i + name.len()..].chars().next();
+        !before.is_some_and(|c| ident(c) || c == '.') && !after.is_some_and(ident)
+    })
 }
 
 /// `code` with the identifier `from` renamed `to` wherever it stands whole (not part of a longer
 /// name, not an attribute after `.`): a module's definition of `from` and every use of it.
 pub fn rename_identifier(code: &str, from: &str, to: &str) -> String {
-    let ident = |c: char| c.is_alphanumeric() || c == '_';
     let mut out = String::with_capacity(code.len());
     let mut last = 0;
-    for (i, _) in code.match_indices(from) {
-        let before = code[..i].chars().next_back();
-        let after = code[i + from.len()..].chars().next();
-        if before.is_some_and(|c| ident(c) || c == '.') || after.is_some_and(ident) {
-            continue;
-        }
+    for i in whole_identifier_at(code, from) {
         out.push_str(&code[last..i]);
         out.push_str(to);
         last = i + from.len();

@@ -99,26 +99,20 @@ fn unlocked(session: &Session, goal: &str) -> bool {
 /// What to do instead of `goal` when it names an achievement the environment reports locked:
 /// the achievement to do first, followed through the environment's map (`collect_diamond` →
 /// `make_iron_pickaxe` → … → `make_wood_pickaxe`) to one that is not locked, or to one the
-/// library holds a working skill for (a skill may do what its task needs first itself; so is
-/// `goal` kept when the library has one for it).
-async fn prerequisite(
-    work: &mut Work<'_>,
-    session: &Session,
-    goal: &str,
-) -> Result<Option<String>, AgentError> {
+/// library holds a working skill for (`skilled`, `library::working_tasks`; a skill may do what
+/// its task needs first itself; so is `goal` kept when the library has one for it).
+fn prerequisite(session: &Session, goal: &str, skilled: &BTreeSet<String>) -> Option<String> {
     let locked = locked_of(&session.observation);
-    let Some(mut at) = session.world.achievement_of(goal) else {
-        return Ok(None);
-    };
+    let mut at = session.world.achievement_of(goal)?;
     let mut steps = 0;
     while let Some(next) = locked.get(at).filter(|n| *n != at && steps <= locked.len()) {
-        if library::for_task(work, at).await?.is_some() {
+        if library::can_do(skilled, at) {
             break;
         }
         at = next;
         steps += 1;
     }
-    Ok((steps > 0).then(|| at.to_string()))
+    (steps > 0).then(|| at.to_string())
 }
 
 /// The next task of the warm-up order: of those not unlocked this episode and not failed too
@@ -136,7 +130,7 @@ pub fn next_fixed(session: &Session, max_failures: u32, skilled: &BTreeSet<Strin
         .iter()
         .filter(open)
         .filter(tried)
-        .find(|t| skilled.contains(&library::task_key(t)))
+        .find(|t| library::can_do(skilled, t))
         .or_else(|| {
             warmup
                 .iter()
@@ -215,7 +209,7 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
         .collect();
     let open_skilled: Vec<&&String> = open
         .iter()
-        .filter(|t| skilled.contains(&library::task_key(t)))
+        .filter(|t| library::can_do(&skilled, t))
         .collect();
     let context = json!({
         "open": open,
@@ -247,7 +241,7 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
         }
         Some(goal) => goal,
     };
-    Ok(match prerequisite(work, session, &goal).await? {
+    Ok(match prerequisite(session, &goal, &skilled) {
         Some(first) => Proposal::new(
             first.clone(),
             &format!("prerequisite: {goal:?} needs {first} first"),

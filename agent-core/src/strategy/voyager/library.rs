@@ -31,7 +31,7 @@ fn task_tag(goal: &str) -> String {
 /// A task as it is matched: its words (`session::task_words`: lower case, no articles or
 /// counts) joined by `_` (so `Collect sapling`, `collect_sapling`, `Collect a sapling` and
 /// `Collect_Sapling.` are one task).
-pub fn task_key(goal: &str) -> String {
+fn task_key(goal: &str) -> String {
     super::session::task_words(goal).join("_")
 }
 
@@ -93,6 +93,11 @@ pub async fn working_tasks(work: &mut Work<'_>) -> Result<BTreeSet<String>, Agen
         .filter_map(|t| t.strip_prefix("task:"))
         .map(task_key)
         .collect())
+}
+
+/// Whether `goal` is one of `skilled` (`working_tasks`): `for_task` has a skill to run for it.
+pub fn can_do(skilled: &BTreeSet<String>, goal: &str) -> bool {
+    skilled.contains(&task_key(goal))
 }
 
 /// The top `skills_k` skills for `query` (the task and its context); none without memory or
