@@ -9,8 +9,10 @@
 #   full           curriculum, skill library, critic
 #   no-skills      every program written from scratch, nothing stored or retrieved
 #   no-curriculum  Crafter's warm-up order as a fixed task list
-#   no-critic      a program that ran without an error counts as done (unless the task names an
-#                  achievement: that is checked against what Crafter reports, in every variant)
+#   no-critic      no model critic: a program that ran without an error counts as done (unless
+#                  the task names an achievement or is a need: Crafter's report judges those)
+#   no-verification  nothing judges a round: a program that ran without an error counts as done,
+#                  whatever Crafter reports (Voyager's ablation without self-verification)
 # ITERATIONS (default 100) per session; EVAL_SEEDS (default 10) and EVAL_ITERATIONS (default 30)
 # for the frozen evaluation (EVAL=0 skips it); SEED (default 1) is the training world.
 # TRAIN=0 skips the learning session (evaluates the library as it is); EVAL_NAME (default `eval`)
@@ -39,6 +41,7 @@ flags() {
     no-skills) echo --no-skills ;;
     no-curriculum) echo --no-curriculum ;;
     no-critic) echo --no-critic ;;
+    no-verification) echo --no-verification ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }

@@ -772,6 +772,28 @@ async fn ablations_change_only_what_they_name() {
     let (solved, events) = solve(&a, &mut Forge::default(), None).await;
     assert_eq!(iterations(&events), vec![("build a house".into(), true, 1)]);
     assert_eq!(solved.calls, 2);
+    // No verification: an achievement the program did not unlock still counts as done; with
+    // the environment's checks on, the same program fails its round.
+    let no_pickaxe = [
+        "Task: make_pickaxe",
+        "```python\ndef p():\n    collect('stone', 1)\n```",
+    ];
+    let a = agent(scripted(answers(&no_pickaxe)), None, |c| {
+        c.voyager.critic = false;
+        c.voyager.environment_checks = false;
+        c.voyager.iterations = 1;
+        c.voyager.rounds = 1;
+    });
+    let (_, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("make_pickaxe".into(), true, 1)]);
+    let reflected = [no_pickaxe[0], no_pickaxe[1], "It never made a pickaxe."];
+    let a = agent(scripted(answers(&reflected)), None, |c| {
+        c.voyager.critic = false;
+        c.voyager.iterations = 1;
+        c.voyager.rounds = 1;
+    });
+    let (_, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(iterations(&events), vec![("make_pickaxe".into(), false, 1)]);
     // A frozen library: skills are retrieved, nothing is stored or counted.
     let dir2 = tempfile::tempdir().unwrap();
     let memory2 = memory(dir2.path());

@@ -56,6 +56,8 @@ pub struct ExploreArgs {
     pub no_curriculum: bool,
     /// Ablation: no self-verification critic.
     pub no_critic: bool,
+    /// Ablation: no verification at all (neither the critic nor the environment's checks).
+    pub no_verification: bool,
     /// A local model id or a model name.
     pub model: Option<String>,
     /// The run's id.
@@ -127,7 +129,8 @@ pub async fn explore(mut config: Config, args: ExploreArgs) -> anyhow::Result<()
     voyager.library = args.library.clone();
     voyager.skill_library &= !args.no_skills;
     voyager.curriculum &= !args.no_curriculum;
-    voyager.critic &= !args.no_critic;
+    voyager.critic &= !(args.no_critic || args.no_verification);
+    voyager.environment_checks &= !args.no_verification;
     if args.evaluate.is_some() {
         voyager.learn = false;
         voyager.max_episodes = Some(1);

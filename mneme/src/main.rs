@@ -173,6 +173,11 @@ struct ExploreCli {
     /// Ablation: no self-verification critic (a program that ran without an error counts).
     #[arg(long)]
     no_critic: bool,
+    /// Ablation: no verification at all: neither the critic nor the environment's checks (an
+    /// achievement, a need's check) judge a round; a program that ran without an error counts
+    /// as done (Voyager's ablation without self-verification).
+    #[arg(long)]
+    no_verification: bool,
     /// A local model id (`mneme model list`) or a model name.
     #[arg(long)]
     model: Option<String>,
@@ -651,6 +656,7 @@ async fn dispatch(command: Command, config: Config) -> anyhow::Result<()> {
                 no_skills: a.no_skills,
                 no_curriculum: a.no_curriculum,
                 no_critic: a.no_critic,
+                no_verification: a.no_verification,
                 model: a.model,
                 run_id: a.run_id,
                 run_dir: a.run_dir,

@@ -201,6 +201,11 @@ pub struct VoyagerConfig {
     /// Ask the model whether a program did its task (off: a program that ran without an error
     /// counts as done, unless a programmatic check applies; an ablation).
     pub critic: bool,
+    /// Judge a round by what the environment reports where it can: a need's own check, an
+    /// achievement the task names (off: only the critic judges, or, without it, a program that
+    /// ran without an error counts as done; with the critic off too, this is Voyager's ablation
+    /// without self-verification).
+    pub environment_checks: bool,
     /// Learn: store skills, usage counts and reflections (off: a frozen library, for evaluation).
     pub learn: bool,
     /// Run the library's best skill for the very task first, without asking the model (a
@@ -235,6 +240,7 @@ impl Default for VoyagerConfig {
             skill_library: true,
             curriculum: true,
             critic: true,
+            environment_checks: true,
             learn: true,
             reuse_skills: true,
             needs: true,

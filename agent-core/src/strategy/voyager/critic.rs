@@ -1,7 +1,8 @@
 //! Whether a program did its task: the environment's check where the task is an urgent need it
 //! reported, a programmatic check where the task names an achievement the environment reports,
 //! else the self-verification critic (the model judges from the state
-//! before and after, with a reason), else (the critic off) "it ran without an error".
+//! before and after, with a reason), else (the critic off) "it ran without an error". With
+//! `environment_checks` off, the environment's reports judge nothing (an ablation).
 
 use super::session::{Check, Session, Status};
 use crate::agent::{AgentError, Work};
@@ -97,7 +98,11 @@ pub async fn judge(
     before: &Observation,
     status: &Status,
 ) -> Result<Verdict, AgentError> {
-    let by_environment = programmatic(session, goal, check, before, status);
+    let by_environment = if work.config().voyager.environment_checks {
+        programmatic(session, goal, check, before, status)
+    } else {
+        None
+    };
     if let Some(error) = &status.error {
         return Ok(match by_environment {
             Some(v) if v.success && status.stopped_by_world() => v,
