@@ -30,9 +30,14 @@ fn task_tag(goal: &str) -> String {
 
 /// A task as it is matched: its words (`session::task_words`: lower case, no articles or
 /// counts) joined by `_` (so `Collect sapling`, `collect_sapling`, `Collect a sapling` and
-/// `Collect_Sapling.` are one task).
+/// `Collect_Sapling.` are one task). A task written `name: what to do` (an environment's need)
+/// is its name alone, so a skill stored for it is found again when the wording changes.
 fn task_key(goal: &str) -> String {
-    super::session::task_words(goal).join("_")
+    let named = goal
+        .split_once(':')
+        .map(|(name, _)| name.trim())
+        .filter(|name| !name.is_empty() && !name.contains(char::is_whitespace));
+    super::session::task_words(named.unwrap_or(goal)).join("_")
 }
 
 /// Whether `skill` was stored for the task `key`.
@@ -316,9 +321,15 @@ mod tests {
         ] {
             assert_eq!(task_key(goal), "collect_sapling", "{goal}");
         }
+        for need in [
+            "restore_drink: drink water until drink is at least 7",
+            "restore_drink: drink water until drink is full (9)",
+        ] {
+            assert_eq!(task_key(need), "restore_drink", "{need}");
+        }
         assert_eq!(
-            task_key("restore_drink: drink water until drink is at least 7"),
-            "restore_drink_drink_water_until_drink_is_at_least"
+            task_key("Make a pickaxe: the wooden one"),
+            "make_pickaxe_wooden"
         );
     }
 }
