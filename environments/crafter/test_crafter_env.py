@@ -481,6 +481,38 @@ def test_lava():
           and any("fought back" in h for h in game.hurts), "%r, %r" % (reply, game.hurts))
 
 
+def test_need_thrash():
+    """While a need a program started with is still reported, a new more urgent need stops it
+    only when critical (in process: the vitals are set, then the interrupt check runs)."""
+    sys.path.insert(0, HERE)
+    import crafter_env
+
+    def stopped(game):
+        try:
+            game._interrupt_on_new_need()
+            return None
+        except crafter_env._Stop:
+            return game.interrupted
+
+    game = crafter_env.Game({"seed": 1})
+    game.player.inventory["drink"] = 4
+    game.budget = 100
+    game.watched = {n["task"] for n in game.needs()}
+    game.player.inventory["food"] = 3
+    low = stopped(game)
+    game.player.inventory["food"] = crafter_env.CRITICAL
+    critical = stopped(game)
+    check("8n a need being met is not stopped by a lower vital, only by a critical one",
+          low is None and (critical or "").startswith("restore_food"),
+          "food 3: %r, food %d: %r" % (low, crafter_env.CRITICAL, critical))
+    game.interrupted = None
+    game.player.inventory["drink"] = 9
+    game.player.inventory["food"] = 4
+    met = stopped(game)
+    check("8o once the need it started with is met, any new most urgent need stops it",
+          (met or "").startswith("restore_food"), repr(met))
+
+
 def test_baseline():
     sys.path.insert(0, HERE)
     import baseline_skills
@@ -501,7 +533,7 @@ def main():
     quick = "--quick" in sys.argv
     tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
              lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing,
-             test_needs, test_interrupts, test_lava, test_built_shelter]
+             test_needs, test_interrupts, test_need_thrash, test_lava, test_built_shelter]
     if sandbox:
         tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
     if not quick:
