@@ -33,6 +33,7 @@ struct Forge {
     achievements: Vec<String>,
     dead: bool,
     programs: Vec<String>,
+    goals: Vec<Option<String>>,
     resets: Vec<serde_json::Value>,
 }
 
@@ -90,6 +91,7 @@ impl Environment for Forge {
             thirsty: self.thirsty,
             locking: self.locking,
             programs: std::mem::take(&mut self.programs),
+            goals: std::mem::take(&mut self.goals),
             resets: std::mem::take(&mut self.resets),
             ..Forge::default()
         };
@@ -101,6 +103,7 @@ impl Environment for Forge {
         assert!(!self.dead, "a step after the process died, without a reset");
         let code = action.content.clone();
         self.programs.push(code.clone());
+        self.goals.push(action.goal.clone());
         if code.contains("crash()") {
             self.dead = true;
             return Err(EnvError::Crashed {
@@ -267,6 +270,10 @@ async fn a_success_becomes_a_skill_that_a_later_program_calls() {
     );
     // Both tasks name achievements: checked against the world, no critic call.
     assert_eq!(solved.calls, 5);
+    // Each program is sent with the task it was written for.
+    let goals: Vec<_> = env.goals.iter().map(|g| g.as_deref()).collect();
+    let wanted = ["collect_wood", "make_pickaxe", "make_pickaxe"].map(Some);
+    assert_eq!(goals, wanted);
     // A task with the environment's context is shown it.
     assert!(env_source_has(
         &model,

@@ -9,8 +9,10 @@ program, default 400) and `program_seconds` (wall-clock limit of one program, de
 
 Actions:
 - `{"kind": "act", "content": "move_left"}`: one of crafter's 17 primitive actions.
-- `{"kind": "program", "content": "<python source>"}`: a model-written program that drives the
-  game through the API documented in `API_DOC` (also sent as `observation.data.api` on reset).
+- `{"kind": "program", "content": "<python source>", "goal": "<task>"}`: a model-written program
+  that drives the game through the API documented in `API_DOC` (also sent as
+  `observation.data.api` on reset); `goal` (optional) is the task it is for: a program for a
+  need that is still reported is stopped only by a critical new need.
 
 The observation is `{"text": …, "data": …}`: the text describes only what the player can fairly
 see (crafter's 9x7 local view, as positions relative to the player; inventory; vitals; facing;
@@ -113,10 +115,13 @@ NEEDS = [
 # done when it is back to MORNING.
 NIGHT_BELOW = 0.35
 MORNING = 0.5
-# A vital at or below this is critical: the only new need that stops a program while a need it
-# started with is still reported (at 0 a vital costs health). Below this, finishing one need
-# beats thrashing between two: in the 1.5B evaluations 25 of 51 interrupts stopped one need's
-# program for another (health for drink, drink for food, ...), and of 11 health needs 1 was met.
+# A vital at or below this is critical: the only new need that stops a program written for a
+# need (its `goal`) while that need is still reported (at 0 a vital costs health). Finishing one
+# need beats thrashing between two: in the 1.5B evaluations 25 of 51 interrupts stopped one
+# need's program for another (health for drink, drink for food, ...), and of 11 health needs 1
+# was met. Programs sent without a goal keep the plain rule: the hand-written baseline, which
+# handles every need itself and is cheap to restart, scored 41.7 % instead of 66.7 % when every
+# program started with a need was spared (10 seeds).
 CRITICAL = 2
 # How each need is done (sent with it, shown under the task).
 NEED_HOW = {
@@ -428,6 +433,7 @@ class Game:
         self.used = 0
         self.budget = None
         self.watched = None
+        self.goal = None
         self.helping = False
         self.fighting = False
         self._reset_feedback()
@@ -688,15 +694,16 @@ class Game:
     def _interrupt_on_new_need(self):
         """Stops a running program when the most urgent need is new since it started (the
         agent sees `data.interrupted` and takes the need first): a need it started with (doing
-        it, or doing something else after it failed) never interrupts it, and while one of those
-        is still reported only a critical new need does (a vital at CRITICAL or below)."""
+        it, or doing something else after it failed) never interrupts it, and a program written
+        for a need still reported is stopped only by a critical one (a vital at CRITICAL or
+        below)."""
         if self.watched is None or self.done:
             return
         needs = self.needs()
         if not needs or needs[0]["task"] in self.watched:
             return
-        pending = any(n["task"] in self.watched for n in needs)
-        if pending and not self._critical(needs[0]):
+        own = any(n["task"] == self.goal for n in needs)
+        if own and not self._critical(needs[0]):
             return
         self.interrupted = needs[0]["task"]
         raise self._interruption()
@@ -767,6 +774,7 @@ class Game:
         self.used = 0
         self.budget = None
         self.watched = None
+        self.goal = None
         self.helping = False
         self.fighting = False
         self._reset_feedback()
@@ -1482,7 +1490,8 @@ class Game:
         else:
             self.events_dropped += 1
 
-    def run_program(self, source):
+    def run_program(self, source, goal=None):
+        self.goal = goal
         self._reset_feedback()
         self.used = 0
         self.budget = self.program_steps
@@ -1492,6 +1501,7 @@ class Game:
         finally:
             self.budget = None
             self.watched = None
+            self.goal = None
         used = self.used
         lines = ["Program %s: %d of %d steps used." % (
             "stopped" if error else "finished", used, self.program_steps)]
@@ -1944,7 +1954,8 @@ def serve():
                         raise ValueError("unknown action %r; valid: %s" % (name, ", ".join(ACTIONS)))
                     reply(game.act(name))
                 elif kind == "program":
-                    reply(game.run_program(content))
+                    goal = action.get("goal")
+                    reply(game.run_program(content, goal if isinstance(goal, str) else None))
                 else:
                     raise ValueError("unknown action kind %r; valid: act, program" % (kind,))
             elif op == "snapshot":

@@ -482,8 +482,9 @@ def test_lava():
 
 
 def test_need_thrash():
-    """While a need a program started with is still reported, a new more urgent need stops it
-    only when critical (in process: the vitals are set, then the interrupt check runs)."""
+    """A program written for a need (its goal) that is still reported is stopped by a new more
+    urgent need only when that one is critical; without a goal, by any (in process: the vitals
+    are set, then the interrupt check runs)."""
     sys.path.insert(0, HERE)
     import crafter_env
 
@@ -494,22 +495,30 @@ def test_need_thrash():
         except crafter_env._Stop:
             return game.interrupted
 
-    game = crafter_env.Game({"seed": 1})
-    game.player.inventory["drink"] = 4
-    game.budget = 100
-    game.watched = {n["task"] for n in game.needs()}
-    game.player.inventory["food"] = 3
+    def started_for_drink(goal):
+        game = crafter_env.Game({"seed": 1})
+        game.player.inventory["drink"] = 4
+        game.budget = 100
+        game.watched = {n["task"] for n in game.needs()}
+        game.goal = goal and game.needs()[0]["task"]
+        game.player.inventory["food"] = 3
+        return game
+
+    plain = stopped(started_for_drink(False))
+    check("8n' a program sent without a goal is stopped by the lower vital",
+          (plain or "").startswith("restore_food"), repr(plain))
+    game = started_for_drink(True)
     low = stopped(game)
     game.player.inventory["food"] = crafter_env.CRITICAL
     critical = stopped(game)
-    check("8n a need being met is not stopped by a lower vital, only by a critical one",
+    check("8n a need's own program is not stopped by a lower vital, only by a critical one",
           low is None and (critical or "").startswith("restore_food"),
           "food 3: %r, food %d: %r" % (low, crafter_env.CRITICAL, critical))
     game.interrupted = None
     game.player.inventory["drink"] = 9
     game.player.inventory["food"] = 4
     met = stopped(game)
-    check("8o once the need it started with is met, any new most urgent need stops it",
+    check("8o once its need is met, any new most urgent need stops it",
           (met or "").startswith("restore_food"), repr(met))
 
 

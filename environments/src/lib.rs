@@ -73,6 +73,11 @@ pub struct Action {
     pub kind: String,
     /// Its content: code, a command, an answer.
     pub content: String,
+    /// The task this action is for, where the agent has one (a program written for a
+    /// curriculum task or a need). An environment may use it: Crafter lets a need's own program
+    /// finish unless a critical need comes up.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub goal: Option<String>,
 }
 
 fn default_kind() -> String {
@@ -85,6 +90,7 @@ impl Action {
         Self {
             kind: default_kind(),
             content: content.into(),
+            goal: None,
         }
     }
     /// Run the agent's own (internal) tests on `code`.
@@ -92,6 +98,7 @@ impl Action {
         Self {
             kind: "test".into(),
             content: code.into(),
+            goal: None,
         }
     }
     /// Add the agent's own test asserts (one per line) to the internal tests.
@@ -99,6 +106,7 @@ impl Action {
         Self {
             kind: "add_tests".into(),
             content: asserts.join("\n"),
+            goal: None,
         }
     }
 }

@@ -163,6 +163,7 @@ async fn internal_tests_give_feedback_and_the_grader_reveals_only_the_verdict() 
         .step(&Action {
             kind: "submit".into(),
             content: wrong.into(),
+            goal: None,
         })
         .await
         .is_err());

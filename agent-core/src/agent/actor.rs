@@ -141,6 +141,7 @@ impl Actor for CodeActor {
             let only_asserts = Action {
                 kind: "use_examples".into(),
                 content: "false".into(),
+                goal: None,
             };
             work.env().step(&only_asserts).await?;
         }

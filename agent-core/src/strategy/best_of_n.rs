@@ -93,6 +93,7 @@ async fn dual_agreement(
         let action = Action {
             kind: "test_asserts".into(),
             content: request,
+            goal: None,
         };
         let step = work.env().step(&action).await?;
         let failed: Vec<usize> =

@@ -285,7 +285,7 @@ async fn play_round(
             });
         }
     };
-    let (status, ended) = run_program(work, session, &program, &before).await?;
+    let (status, ended) = run_program(work, session, &program, shown.goal, &before).await?;
     let verdict = critic::judge(work, session, shown.goal, shown.check, &before, &status).await?;
     let text = &session.observation.text;
     let feedback = match &status.error {
@@ -350,18 +350,21 @@ async fn write_program(
     .await
 }
 
-/// Runs `program` in the environment. The environment's own failures (it died or hung
+/// Runs `program`, written for `goal` (sent with it), in the environment. The environment's own
+/// failures (it died or hung
 /// mid-program) become the program's error, and the world returns to the last checkpoint.
 /// Returns the status after it and whether the episode ended.
 async fn run_program(
     work: &mut Work<'_>,
     session: &mut Session,
     program: &Program,
+    goal: &str,
     before: &Observation,
 ) -> Result<(Status, bool), AgentError> {
     let action = Action {
         kind: "program".into(),
         content: program.source(),
+        goal: Some(goal.to_string()),
     };
     match work.env().step(&action).await {
         Ok(step) => {
