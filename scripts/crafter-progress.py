@@ -8,7 +8,10 @@ achievements per episode and the Crafter score.
 
 --upto N counts only iterations 1..N of every session (an equal budget of iterations when the
 sessions are at different points). --episodes also prints each finished evaluation episode (seed,
-iterations, how it ended, achievements) as table rows.
+iterations, how it ended, achievements) as table rows. --paired BASE compares every other
+finished evaluation with the evaluation run BASE (e.g. full-eval) seed by seed: the achievements
+per episode on the seeds both finished, better/worse/level, and two-sided exact sign and
+Wilcoxon signed-rank tests (zero differences dropped, tied ranks averaged).
 """
 import json
 import math
@@ -119,6 +122,65 @@ def episode_rows(run):
     return [row for _, row in sorted(rows)]
 
 
+def per_seed(run):
+    """Achievements per finished evaluation episode of `run`, by task id (one episode a seed)."""
+    path = run / "results.jsonl"
+    out = {}
+    for line in path.read_text().splitlines() if path.exists() else []:
+        r = json.loads(line)
+        if r.get("submitted_code"):
+            played = [e for e in json.loads(r["submitted_code"])["episodes"] if e.get("iterations")]
+            if played:
+                out[r["task_id"]] = len(played[0]["achievements"])
+    return out
+
+
+def sign_p(diffs):
+    """Two-sided exact sign test of the non-zero differences."""
+    n, k = len(diffs), sum(d > 0 for d in diffs)
+    tail = sum(math.comb(n, i) for i in range(min(k, n - k) + 1)) / 2 ** n
+    return min(1.0, 2 * tail)
+
+
+def wilcoxon_p(diffs):
+    """Two-sided exact Wilcoxon signed-rank test of the non-zero differences (average ranks)."""
+    order = sorted(range(len(diffs)), key=lambda i: abs(diffs[i]))
+    ranks = [0.0] * len(diffs)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and abs(diffs[order[j + 1]]) == abs(diffs[order[i]]):
+            j += 1
+        for k in range(i, j + 1):
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    total = sum(ranks)
+    observed = abs(sum(r for r, d in zip(ranks, diffs) if d > 0) - total / 2)
+    extreme = 0
+    for signs in range(2 ** len(diffs)):
+        w = sum(r for b, r in enumerate(ranks) if signs >> b & 1)
+        extreme += abs(w - total / 2) >= observed - 1e-9
+    return extreme / 2 ** len(diffs)
+
+
+def paired(base, run):
+    """`run` against `base`, seed by seed, as one line."""
+    a, b = per_seed(base), per_seed(run)
+    seeds = sorted(set(a) & set(b))
+    if not seeds:
+        return f"{run.name} against {base.name}: no seed finished in both"
+    diffs = [b[s] - a[s] for s in seeds]
+    nonzero = [d for d in diffs if d]
+    tests = (f"sign p = {sign_p(nonzero):.3f}, Wilcoxon p = {wilcoxon_p(nonzero):.3f}"
+             if nonzero else "no difference")
+    return (f"{run.name} against {base.name} on {len(seeds)} seeds: "
+            f"{sum(b[s] for s in seeds) / len(seeds):.2f} against "
+            f"{sum(a[s] for s in seeds) / len(seeds):.2f} achievements per episode; "
+            f"per seed {', '.join(f'{d:+d}' for d in diffs)}: "
+            f"{sum(d > 0 for d in diffs)} better, {sum(d < 0 for d in diffs)} worse, "
+            f"{diffs.count(0)} level; {tests}")
+
+
 def main():
     root = Path(sys.argv[1])
     upto = int(sys.argv[sys.argv.index("--upto") + 1]) if "--upto" in sys.argv else 10**9
@@ -142,6 +204,11 @@ def main():
         if e:
             print(f"{run.name}: {e[0]} episodes, {e[1]:.2f} achievements per episode, "
                   f"Crafter score {e[2]:.1f} %; {stops(run)}")
+    if "--paired" in sys.argv:
+        base = root / sys.argv[sys.argv.index("--paired") + 1]
+        for run in evals:
+            if run != base and per_seed(run):
+                print(paired(base, run))
     if "--episodes" in sys.argv:
         print("| run | seed | iterations | ended | achievements |\n|---|---|---|---|---|")
         for row in (row for run in evals for row in episode_rows(run)):
