@@ -50,6 +50,7 @@ impl Forge {
                 "achievements_all": ["collect_wood", "make_pickaxe"],
                 "api_names": ["collect", "make", "gather_wood"],
                 "task_context": {"make_pickaxe": "call make('pickaxe'); needs 1 wood"},
+                "task_aliases": {"chop_tree": "collect_wood"},
                 "inventory": {"wood": self.wood},
                 "vitals": {"drink": 9 - self.thirst},
                 "needs": if self.thirst >= 6 {
@@ -467,6 +468,27 @@ fn proposed_by(events: &[Event]) -> Vec<String> {
 
 fn replays(events: &[Event]) -> Vec<Option<String>> {
     of_iterations!(events, replayed)
+}
+
+#[tokio::test]
+async fn a_skill_stored_for_an_alias_is_found_for_its_achievement() {
+    let dir = tempfile::tempdir().unwrap();
+    let memory = memory(dir.path());
+    let model = scripted(answers(&["Task: chop a tree", GET_WOOD]));
+    let a = agent(model, Some(memory.clone()), |c| c.voyager.iterations = 1);
+    solve(&a, &mut Forge::default(), None).await;
+    let tags = &skills(&memory).await[0].tags;
+    assert!(tags.contains(&"task:chop a tree".to_string()), "{tags:?}");
+    assert!(tags.contains(&"task:collect_wood".to_string()), "{tags:?}");
+    // The warm-up order's collect_wood runs it without asking the model.
+    let quiet = scripted(answers(&[]));
+    let a = agent(quiet, Some(memory.clone()), |c| {
+        c.voyager.curriculum = false;
+        c.voyager.iterations = 1;
+    });
+    let (solved, events) = solve(&a, &mut Forge::default(), None).await;
+    assert_eq!(replays(&events), vec![Some("get_wood v1".into())]);
+    assert_eq!(solved.calls, 0);
 }
 
 #[tokio::test]

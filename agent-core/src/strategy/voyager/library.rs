@@ -28,6 +28,18 @@ fn task_tag(goal: &str) -> String {
     format!("task:{}", goal.trim().to_lowercase())
 }
 
+/// The task tags of a skill stored for `goal`: the goal's, and the achievement's it names when
+/// that is another task (`Collect water` did `collect_drink`), so either finds it again.
+fn task_tags(goal: &str, achievement: Option<&str>) -> Vec<String> {
+    let mut tags = vec![task_tag(goal)];
+    tags.extend(
+        achievement
+            .filter(|a| task_key(a) != task_key(goal))
+            .map(task_tag),
+    );
+    tags
+}
+
 /// A task as it is matched: its words (`session::task_words`: lower case, no articles or
 /// counts) joined by `_` (so `Collect sapling`, `collect_sapling`, `Collect a sapling` and
 /// `Collect_Sapling.` are one task). A task written `name: what to do` (an environment's need)
@@ -153,6 +165,7 @@ pub async fn store(
     work: &mut Work<'_>,
     iteration: u32,
     goal: &str,
+    achievement: Option<&str>,
     program: &Program,
     api_names: &[String],
 ) -> Result<Option<(String, u32)>, AgentError> {
@@ -216,7 +229,10 @@ pub async fn store(
         successes: 1,
         failures: 0,
         library: work.config().voyager.library.clone(),
-        tags: vec![tag(work), work.run_tag(), task_tag(goal)],
+        tags: task_tags(goal, achievement)
+            .into_iter()
+            .chain([tag(work), work.run_tag()])
+            .collect(),
         created_at: memory::record::now(),
     };
     let outcome = match memory.remember(Record::Skill(skill)).await? {

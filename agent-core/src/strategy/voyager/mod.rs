@@ -433,7 +433,9 @@ async fn learn(
         library::count_uses(work, found, program, success).await?;
         if success {
             let api = session.world.api_names.clone();
-            let stored = library::store(work, session.iteration + 1, goal, program, &api).await?;
+            let achievement = session.world.achievement_of(goal).map(str::to_string);
+            let (iteration, named) = (session.iteration + 1, achievement.as_deref());
+            let stored = library::store(work, iteration, goal, named, program, &api).await?;
             if let Some(skill) = stored.filter(|s| !session.skills.contains(s)) {
                 session.skills.push(skill);
             }
