@@ -123,15 +123,18 @@ MORNING = 0.5
 # handles every need itself and is cheap to restart, scored 41.7 % instead of 66.7 % when every
 # program started with a need was spared (10 seeds).
 CRITICAL = 2
-# How each need is done (sent with it, shown under the task).
+# How each need is done (sent with it, shown under the task). Health says to stay inside: told
+# "wait until health >= 7 (it comes back while food, drink and energy are above 0)", the 1.5B
+# model wrote a program that left the shelter to hunt cows in each of 5 evaluation episodes.
 NEED_HOW = {
     "drink": "collect('drink', n) at water; done when observe()['vitals']['drink'] >= 9",
     "food": "attack('cow') (or eat_plant() at a ripe plant) until observe()['vitals']['food'] "
             ">= 6",
     "energy": "shelter(), then sleep_until_rested(); done when observe()['vitals']['energy'] "
               ">= 7",
-    "health": "shelter(), then wait(10) until observe()['vitals']['health'] >= 7 (health comes "
-              "back while food, drink and energy are above 0)",
+    "health": "shelter(), then `while observe()['vitals']['health'] < 7: wait(10)`: stay inside, "
+              "health comes back by itself while food, drink and energy are above 0 (leaving to "
+              "hunt costs it)",
     "night": "shelter() and sleep_until_rested(); if either fails, wait(10) until "
              "observe()['daylight'] >= %s (helpers fight back zombies)" % MORNING,
 }
