@@ -351,9 +351,8 @@ async fn write_program(
 }
 
 /// Runs `program`, written for `goal` (sent with it), in the environment. The environment's own
-/// failures (it died or hung
-/// mid-program) become the program's error, and the world returns to the last checkpoint.
-/// Returns the status after it and whether the episode ended.
+/// failures (it died or hung mid-program) become the program's error, and the world returns to
+/// the last checkpoint. Returns the status after it and whether the episode ended.
 async fn run_program(
     work: &mut Work<'_>,
     session: &mut Session,
@@ -432,10 +431,17 @@ async fn learn(
     if let Some(program) = &round.program {
         library::count_uses(work, found, program, success).await?;
         if success {
-            let api = session.world.api_names.clone();
-            let achievement = session.world.achievement_of(goal).map(str::to_string);
-            let (iteration, named) = (session.iteration + 1, achievement.as_deref());
-            let stored = library::store(work, iteration, goal, named, program, &api).await?;
+            let (world, iteration) = (&session.world, session.iteration + 1);
+            let achievement = world.achievement_of(goal);
+            let stored = library::store(
+                work,
+                iteration,
+                goal,
+                achievement,
+                program,
+                &world.api_names,
+            )
+            .await?;
             if let Some(skill) = stored.filter(|s| !session.skills.contains(s)) {
                 session.skills.push(skill);
             }
