@@ -12,7 +12,7 @@ Actions:
 - `{"kind": "program", "content": "<python source>", "goal": "<task>"}`: a model-written program
   that drives the game through the API documented in `API_DOC` (also sent as
   `observation.data.api` on reset); `goal` (optional) is the task it is for: a program for a
-  need that is still reported is stopped only by a critical new need.
+  need is stopped, until the need's check holds, only by a critical new need.
 
 The observation is `{"text": …, "data": …}`: the text describes only what the player can fairly
 see (crafter's 9x7 local view, as positions relative to the player; inventory; vitals; facing;
@@ -116,7 +116,7 @@ NEEDS = [
 NIGHT_BELOW = 0.35
 MORNING = 0.5
 # A vital at or below this is critical: the only new need that stops a program written for a
-# need (its `goal`) while that need is still reported (at 0 a vital costs health). Finishing one
+# need (its `goal`) until that need is met (at 0 a vital costs health). Finishing one
 # need beats thrashing between two: in the 1.5B evaluations 25 of 51 interrupts stopped one
 # need's program for another (health for drink, drink for food, ...), and of 11 health needs 1
 # was met. Programs sent without a goal keep the plain rule: the hand-written baseline, which
@@ -436,7 +436,7 @@ class Game:
         self.used = 0
         self.budget = None
         self.watched = None
-        self.goal = None
+        self.goal_need = None
         self.helping = False
         self.fighting = False
         self._reset_feedback()
@@ -698,18 +698,25 @@ class Game:
         """Stops a running program when the most urgent need is new since it started (the
         agent sees `data.interrupted` and takes the need first): a need it started with (doing
         it, or doing something else after it failed) never interrupts it, and a program written
-        for a need still reported is stopped only by a critical one (a vital at CRITICAL or
-        below)."""
+        for a need (its goal was a need when it started) is stopped, until that need's check
+        holds, only by a critical one (a vital at CRITICAL or below). The check, not the report:
+        health is reported at 4 or less but met at 7, the night below 0.35 but met at 0.5."""
         if self.watched is None or self.done:
             return
         needs = self.needs()
         if not needs or needs[0]["task"] in self.watched:
             return
-        own = any(n["task"] == self.goal for n in needs)
+        own = self.goal_need is not None and not self._holds(self.goal_need["check"])
         if own and not self._critical(needs[0]):
             return
         self.interrupted = needs[0]["task"]
         raise self._interruption()
+
+    def _holds(self, check):
+        """Whether a need's check (`vitals.X` or `daylight` at least a value) holds now."""
+        field = check["field"]
+        value = self.vitals()[field[7:]] if field.startswith("vitals.") else self.daylight()
+        return value >= check["at_least"]
 
     def _critical(self, need):
         """Whether `need` is a vital at CRITICAL or below (the night never is)."""
@@ -777,7 +784,7 @@ class Game:
         self.used = 0
         self.budget = None
         self.watched = None
-        self.goal = None
+        self.goal_need = None
         self.helping = False
         self.fighting = False
         self._reset_feedback()
@@ -1494,7 +1501,7 @@ class Game:
             self.events_dropped += 1
 
     def run_program(self, source, goal=None):
-        self.goal = goal
+        self.goal_need = next((n for n in self.needs() if n["task"] == goal), None)
         self._reset_feedback()
         self.used = 0
         self.budget = self.program_steps
@@ -1504,7 +1511,7 @@ class Game:
         finally:
             self.budget = None
             self.watched = None
-            self.goal = None
+            self.goal_need = None
         used = self.used
         lines = ["Program %s: %d of %d steps used." % (
             "stopped" if error else "finished", used, self.program_steps)]
