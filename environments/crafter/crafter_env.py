@@ -315,8 +315,8 @@ Recipes:
 Vitals: food from eating cows/ripe plants, drink from water, energy from sleeping; health falls
 when any is 0. Zombies come out on grass at night; skeletons live in dark tunnels; lava kills.
 A program stops (raising Interrupted) when the most urgent need is a new one (a vital running
-low, nightfall; not one reported when it started, and while one of those is still reported only
-a vital at %d or less); the need is the next task.
+low, nightfall; not one reported when it started); the need is the next task. A program for a
+need is stopped, until that need is met, only by a vital at %d or less.
 
 Examples (each for a task of its own; write yours for your task):
 def drink_until_full():
