@@ -271,6 +271,9 @@ async fn a_success_becomes_a_skill_that_a_later_program_calls() {
     );
     // Both tasks name achievements: checked against the world, no critic call.
     assert_eq!(solved.calls, 5);
+    // The log keeps what the world answered each iteration's last program.
+    let answers: Vec<String> = of_iterations!(events, feedback);
+    assert!(answers[0].starts_with("wood: 1;"), "{answers:?}");
     // Each program is sent with the task it was written for.
     let goals: Vec<_> = env.goals.iter().map(|g| g.as_deref()).collect();
     let wanted = ["collect_wood", "make_pickaxe", "make_pickaxe"].map(Some);

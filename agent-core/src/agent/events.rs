@@ -152,6 +152,11 @@ pub enum Event {
         replayed: Option<String>,
         /// Why it was judged so (the critic's reason, a programmatic check, an error).
         reason: String,
+        /// What the environment answered the last round's program (for Crafter: its calls and
+        /// their results, the damage taken, the state after), to read a session afterwards;
+        /// empty when no program ran.
+        #[serde(default, skip_serializing_if = "String::is_empty")]
+        feedback: String,
         /// Achievements the environment reported new in this iteration.
         new_achievements: Vec<String>,
         /// Unique achievements of the session so far.

@@ -175,6 +175,11 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
         .map_or("no round was played (budget)".into(), |r| {
             r.verdict.reason.clone()
         });
+    let feedback = last
+        .as_ref()
+        .filter(|r| r.program.is_some())
+        .map(|r| r.feedback.clone())
+        .unwrap_or_default();
     session.history.push(IterationRecord {
         iteration: session.iteration,
         episode: session.episode(),
@@ -192,6 +197,7 @@ async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), Agent
         rounds: used,
         replayed,
         reason,
+        feedback,
         new_achievements,
         achievements: session.unique.iter().cloned().collect(),
         skills: session.skills.len() as u32,
