@@ -712,16 +712,18 @@ class Game:
         self.interrupted = needs[0]["task"]
         raise self._interruption()
 
+    def _field(self, field):
+        """The value a need's check reads: `vitals.X` or `daylight`."""
+        return self.vitals()[field[7:]] if field.startswith("vitals.") else self.daylight()
+
     def _holds(self, check):
-        """Whether a need's check (`vitals.X` or `daylight` at least a value) holds now."""
-        field = check["field"]
-        value = self.vitals()[field[7:]] if field.startswith("vitals.") else self.daylight()
-        return value >= check["at_least"]
+        """Whether a need's check (its field at least a value) holds now."""
+        return self._field(check["field"]) >= check["at_least"]
 
     def _critical(self, need):
         """Whether `need` is a vital at CRITICAL or below (the night never is)."""
         field = need["check"]["field"]
-        return field.startswith("vitals.") and self.vitals()[field[7:]] <= CRITICAL
+        return field.startswith("vitals.") and self._field(field) <= CRITICAL
 
     def _interruption(self):
         return _Stop("interrupt", "interrupted: a new need comes first: %s" % self.interrupted)
@@ -1501,11 +1503,12 @@ class Game:
             self.events_dropped += 1
 
     def run_program(self, source, goal=None):
-        self.goal_need = next((n for n in self.needs() if n["task"] == goal), None)
+        needs = self.needs()
+        self.goal_need = next((n for n in needs if n["task"] == goal), None)
         self._reset_feedback()
         self.used = 0
         self.budget = self.program_steps
-        self.watched = {n["task"] for n in self.needs()}
+        self.watched = {n["task"] for n in needs}
         try:
             error, output = run_child(self, source)
         finally:
