@@ -70,18 +70,22 @@ def score(episodes):
     return math.exp(sum(math.log(1 + r) for r in rates) / len(rates)) - 1
 
 
-def evaluation(run):
+def played(run):
+    """The played episodes of `run`'s finished sessions, as (task id, episode) in file order.
+    An episode of no iterations was only started (the session stopped at the death that began
+    it): not played, not counted."""
     path = run / "results.jsonl"
-    if not path.exists():
-        return None
-    episodes = []
-    for line in path.read_text().splitlines():
+    out = []
+    for line in path.read_text().splitlines() if path.exists() else []:
         r = json.loads(line)
         if r.get("submitted_code"):
             account = json.loads(r["submitted_code"])
-            # An episode of no iterations was only started (the session stopped at the death
-            # that began it): not played, not counted.
-            episodes += [e["achievements"] for e in account["episodes"] if e.get("iterations")]
+            out += [(r["task_id"], e) for e in account["episodes"] if e.get("iterations")]
+    return out
+
+
+def evaluation(run):
+    episodes = [e["achievements"] for _, e in played(run)]
     if not episodes:
         return None
     return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes)
@@ -106,32 +110,20 @@ def stops(run):
 
 def episode_rows(run):
     """Each finished evaluation episode of `run`, as a markdown row, by seed."""
-    path = run / "results.jsonl"
     rows = []
-    for line in path.read_text().splitlines() if path.exists() else []:
-        r = json.loads(line)
-        if not r.get("submitted_code"):
-            continue
-        for e in json.loads(r["submitted_code"])["episodes"]:
-            if not e.get("iterations"):
-                continue
-            names = ", ".join(sorted(e["achievements"]))
-            rows.append((r["task_id"], f"| {run.name} | {r['task_id'].rsplit('-', 1)[-1]} | "
-                         f"{e['iterations']} | {e.get('ended') or 'iterations used up'} | "
-                         f"{len(e['achievements'])}: {names} |"))
+    for task_id, e in played(run):
+        names = ", ".join(sorted(e["achievements"]))
+        rows.append((task_id, f"| {run.name} | {task_id.rsplit('-', 1)[-1]} | "
+                     f"{e['iterations']} | {e.get('ended') or 'iterations used up'} | "
+                     f"{len(e['achievements'])}: {names} |"))
     return [row for _, row in sorted(rows)]
 
 
 def per_seed(run):
     """Achievements per finished evaluation episode of `run`, by task id (one episode a seed)."""
-    path = run / "results.jsonl"
     out = {}
-    for line in path.read_text().splitlines() if path.exists() else []:
-        r = json.loads(line)
-        if r.get("submitted_code"):
-            played = [e for e in json.loads(r["submitted_code"])["episodes"] if e.get("iterations")]
-            if played:
-                out[r["task_id"]] = len(played[0]["achievements"])
+    for task_id, e in played(run):
+        out.setdefault(task_id, len(e["achievements"]))
     return out
 
 
