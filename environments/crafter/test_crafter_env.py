@@ -445,6 +445,82 @@ def test_built_shelter():
           and "too few stones" in (game.note or ""), "%r, note %r" % (built, game.note))
 
 
+def test_shelter_gathers():
+    """With a wood pickaxe, 2 stones and only scattered stones seen (no dead-end to dig
+    into), shelter() mines the stones a pocket needs, then builds it; a cell not seen yet is
+    never counted as free ground for it (in process, on an edited open field)."""
+    sys.path.insert(0, HERE)
+    import crafter_env
+    game = crafter_env.Game({"seed": 1})
+    x, y = game.pos()
+    for i in range(max(0, x - 8), min(64, x + 9)):
+        for j in range(max(0, y - 8), min(64, y + 9)):
+            obj = game.world[(i, j)][1]
+            if obj is not None and obj is not game.player:
+                game.world.remove(obj)
+            game.world[(i, j)] = "grass"
+    for k in range(6):
+        game.world[(x - 3 + 2 * k, y + 3)] = "stone"
+    game._remember()
+    game.player.inventory["stone"] = 2
+    game.player.inventory["wood_pickaxe"] = 1
+    built = game.dispatch("shelter", [], {})
+    mined = [e for e in game.events if e.startswith("shelter")]
+    check("8p shelter() with too few stones and a pickaxe mines stones, then walls itself in",
+          built.get("value") is True and game._enclosed(),
+          "%r after %d steps, %d stones left, %r" % (built, game.used,
+                                                    game.player.inventory["stone"], mined))
+    cell = (x + 8, y + 8)
+    game.seen[cell] = -1
+    check("8q an unseen cell is not free ground for a shelter",
+          not game._free_walkable(cell) and game.world[cell][0] == "grass")
+
+
+def test_dodge():
+    """A skeleton's arrow next to the player, flying at it: a helper steps aside and is not
+    hit; a primitive action (no helper) takes the hit (in process)."""
+    sys.path.insert(0, HERE)
+    import crafter_env
+
+    def arrow_from_the_left():
+        game = crafter_env.Game({"seed": 1})
+        x, y = game.pos()
+        for cell in [(x - 1, y), (x, y - 1), (x, y + 1), (x - 2, y)]:
+            obj = game.world[cell][1]
+            if obj is not None:
+                game.world.remove(obj)
+            game.world[cell] = "grass"
+        game._remember()
+        game.world.add(crafter_env.cobjects.Arrow(game.world, (x - 1, y), (1, 0)))
+        return game, (x, y)
+
+    game, start = arrow_from_the_left()
+    game.dispatch("wait", [1], {})
+    dodged = game.player.health
+    aside = game.pos() != start and any("stepped aside" in h for h in game.hurts)
+    game, start = arrow_from_the_left()
+    game.act("noop")
+    check("8r a helper steps aside from an arrow flying at the player; a bare noop is hit",
+          dodged == 9 and aside and game.player.health == 7,
+          "helper: health %d, aside %s; noop: health %d" % (dodged, aside, game.player.health))
+
+
+def test_idle_step():
+    """A helper that fails without taking a step waits one, so a retry loop moves the game on;
+    a helper that succeeds without a step (energy already full) does not (in process)."""
+    sys.path.insert(0, HERE)
+    import crafter_env
+    game = crafter_env.Game({"seed": 1})
+    step = int(game.env._step)
+    failed = game.dispatch("make", ["iron_pickaxe"], {})
+    waited = int(game.env._step) - step
+    done = game.dispatch("sleep_until_rested", [], {})
+    check("8s a helper failing with no step waits one step; one succeeding with none does not",
+          failed.get("value") is False and waited == 1 and "waited a step" in game.events[0]
+          and done.get("value") is True and int(game.env._step) == step + 1,
+          "%r, %d step(s), %r; %r" % (failed, waited, game.events, done))
+
+
 def test_lava():
     """A program's move into lava is refused, and a helper fights back a zombie (in process: the
     world is edited to put lava, then a zombie, next to the player; no program runs here)."""
@@ -545,7 +621,8 @@ def main():
     quick = "--quick" in sys.argv
     tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
              lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing,
-             test_needs, test_interrupts, test_need_thrash, test_lava, test_built_shelter]
+             test_needs, test_interrupts, test_need_thrash, test_lava, test_built_shelter,
+             test_shelter_gathers, test_dodge, test_idle_step]
     if sandbox:
         tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
     if not quick:
