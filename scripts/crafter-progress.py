@@ -7,7 +7,8 @@ achievements per episode and the Crafter score.
     scripts/crafter-progress.py bench-runs/crafter-qwen2.5-coder-0.5b [--upto N]
 
 --upto N counts only iterations 1..N of every session (an equal budget of iterations when the
-sessions are at different points). --episodes also prints each finished evaluation episode (seed,
+sessions are at different points), training and evaluation alike: an evaluation of 40 iterations
+an episode read with --upto 20 is the evaluation of 20. --episodes also prints each finished evaluation episode (seed,
 iterations, how it ended, achievements) as table rows. --paired BASE compares every other
 finished evaluation with the evaluation run BASE (e.g. full-eval) seed by seed: the achievements
 per episode on the seeds both finished, better/worse/level, and two-sided exact sign and
@@ -70,10 +71,12 @@ def score(episodes):
     return math.exp(sum(math.log(1 + r) for r in rates) / len(rates)) - 1
 
 
-def played(run):
+def played(run, upto=None):
     """The played episodes of `run`'s finished sessions, as (task id, episode) in file order.
     An episode of no iterations was only started (the session stopped at the death that began
-    it): not played, not counted."""
+    it): not played, not counted. With `upto`, each episode as it stood after its session's
+    iteration `upto` (its achievements those unlocked by then, from the iteration events): the
+    first iterations of a longer evaluation are exactly what a shorter one would have played."""
     path = run / "results.jsonl"
     out = []
     for line in path.read_text().splitlines() if path.exists() else []:
@@ -81,21 +84,39 @@ def played(run):
         if r.get("submitted_code"):
             account = json.loads(r["submitted_code"])
             out += [(r["task_id"], e) for e in account["episodes"] if e.get("iterations")]
+    return out if upto is None else cut(run, out, upto)
+
+
+def cut(run, episodes, upto):
+    """`episodes` (from `played`) truncated to their sessions' first `upto` iterations."""
+    its = {}
+    for e in events(run):
+        if e["type"] == "iteration" and e["iteration"] <= upto:
+            its.setdefault((e["task_id"], e["episode"]), {})[e["iteration"]] = e
+    out = []
+    for task_id, episode in episodes:
+        mine = its.get((task_id, episode["episode"]))
+        if not mine:
+            continue
+        unlocked = sorted({a for e in mine.values() for a in e["new_achievements"]})
+        cut_short = len(mine) < episode["iterations"]
+        out.append((task_id, dict(episode, achievements=unlocked, iterations=len(mine),
+                                  ended=None if cut_short else episode.get("ended"))))
     return out
 
 
-def evaluation(run):
-    episodes = [e["achievements"] for _, e in played(run)]
+def evaluation(run, upto=None):
+    episodes = [e["achievements"] for _, e in played(run, upto)]
     if not episodes:
         return None
     return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes)
 
 
-def stops(run):
+def stops(run, upto=None):
     """How the run's iterations were cut short: deaths by cause, and needs that interrupted."""
     died, interrupted = {}, 0
     for e in events(run):
-        if e["type"] != "iteration":
+        if e["type"] != "iteration" or (upto is not None and e["iteration"] > upto):
             continue
         reason = e.get("reason", "")
         if "the player died" in reason:
@@ -108,10 +129,10 @@ def stops(run):
            f"iterations a need interrupted: {interrupted}"
 
 
-def episode_rows(run):
+def episode_rows(run, upto=None):
     """Each finished evaluation episode of `run`, as a markdown row, by seed."""
     rows = []
-    for task_id, e in played(run):
+    for task_id, e in played(run, upto):
         names = ", ".join(sorted(e["achievements"]))
         rows.append((task_id, f"| {run.name} | {task_id.rsplit('-', 1)[-1]} | "
                      f"{e['iterations']} | {e.get('ended') or 'iterations used up'} | "
@@ -119,10 +140,10 @@ def episode_rows(run):
     return [row for _, row in sorted(rows)]
 
 
-def per_seed(run):
+def per_seed(run, upto=None):
     """Achievements per finished evaluation episode of `run`, by task id (one episode a seed)."""
     out = {}
-    for task_id, e in played(run):
+    for task_id, e in played(run, upto):
         out.setdefault(task_id, len(e["achievements"]))
     return out
 
@@ -155,9 +176,9 @@ def wilcoxon_p(diffs):
     return extreme / 2 ** len(diffs)
 
 
-def paired(base, run):
+def paired(base, run, upto=None):
     """`run` against `base`, seed by seed, as one line."""
-    a, b = per_seed(base), per_seed(run)
+    a, b = per_seed(base, upto), per_seed(run, upto)
     seeds = sorted(set(a) & set(b))
     if not seeds:
         return f"{run.name} against {base.name}: no seed finished in both"
@@ -175,7 +196,7 @@ def paired(base, run):
 
 def main():
     root = Path(sys.argv[1])
-    upto = int(sys.argv[sys.argv.index("--upto") + 1]) if "--upto" in sys.argv else 10**9
+    upto = int(sys.argv[sys.argv.index("--upto") + 1]) if "--upto" in sys.argv else None
     print("| variant | iterations | tasks done | proposed by the model | needs | prerequisites | "
           "skills run again | unique achievements | skills | episodes | tokens | "
           "first unlocked (iteration) |")
@@ -183,7 +204,7 @@ def main():
     for run in sorted(p for p in root.iterdir() if (p / "run.json").exists()):
         if "-eval" in run.name:
             continue
-        s = session(run, upto)
+        s = session(run, upto or 10**9)
         if s is None:
             continue
         firsts = ", ".join(f"{a} {i}" for a, i in sorted(s["first"].items(), key=lambda x: x[1]))
@@ -192,18 +213,18 @@ def main():
               f"{s['skills']} | {s['episodes']} | {s['tokens']:,} | {firsts} |")
     evals = sorted(p for p in root.iterdir() if "-eval" in p.name and p.is_dir())
     for run in evals:
-        e = evaluation(run)
+        e = evaluation(run, upto)
         if e:
             print(f"{run.name}: {e[0]} episodes, {e[1]:.2f} achievements per episode, "
-                  f"Crafter score {e[2]:.1f} %; {stops(run)}")
+                  f"Crafter score {e[2]:.1f} %; {stops(run, upto)}")
     if "--paired" in sys.argv:
         base = root / sys.argv[sys.argv.index("--paired") + 1]
         for run in evals:
-            if run != base and per_seed(run):
-                print(paired(base, run))
+            if run != base and per_seed(run, upto):
+                print(paired(base, run, upto))
     if "--episodes" in sys.argv:
         print("| run | seed | iterations | ended | achievements |\n|---|---|---|---|---|")
-        for row in (row for run in evals for row in episode_rows(run)):
+        for row in (row for run in evals for row in episode_rows(run, upto)):
             print(row)
 
 
