@@ -143,6 +143,7 @@ NIGHT_TASK = ("wait_out_night: wall yourself in (shelter) and sleep, else stay a
 HURTS_KEEP = 10             # damage lines kept per program
 SHELTER_STEPS = 120         # shelter()'s default step budget (room to mine the stones it needs)
 SHELTER_STONES = 6          # stones a pocket in the open needs at most (5 walls and the door)
+SHELTER_TRIES = 3           # pockets shelter() tries to build in the open
 FIGHT_HITS = 8              # most hits a helper spends fighting back one zombie
 # What an achievement needs first when a tool it cannot do without is missing (the item, the
 # achievement that makes it): `data.locked` maps each such achievement to the first one to do.
@@ -1471,17 +1472,18 @@ class Game:
         material, obj = self.world[cell]
         return material in WALKABLE and obj is None
 
-    def _pocket(self):
+    def _pocket(self, skip=()):
         """The cheapest seen pocket to build near the player: cells P and Q = P + d (free,
         walkable), the cells to fill with stone around them (not solid yet) and the entrance
-        A = P - d; None when the stones held are too few for any within 6 steps."""
+        A = P - d; None when the stones held are too few for any within 6 steps (other than
+        those at the cells P in `skip`)."""
         px, py = self.pos()
         stones = self.player.inventory["stone"]
         best = None
         for x in range(px - 6, px + 7):
             for y in range(py - 6, py + 7):
                 p = (x, y)
-                if abs(x - px) + abs(y - py) > 6 or not self._free_walkable(p):
+                if abs(x - px) + abs(y - py) > 6 or p in skip or not self._free_walkable(p):
                     continue
                 for d in DIR_LIST:
                     q, a = (x + d[0], y + d[1]), (x - d[0], y - d[1])
@@ -1529,33 +1531,45 @@ class Game:
         return False
 
     def _build_shelter(self, lim):
-        """Builds a two-cell pocket of stones in the open and closes it behind the player:
-        the walls from outside, then in through the entrance, to the far end and back, and a
-        stone onto the entrance (facing it after stepping back)."""
-        pocket = self._pocket()
-        if pocket is None:
-            return False
-        p, d, fill = pocket
+        """Builds a two-cell pocket of stones in the open and closes it behind the player (up
+        to SHELTER_TRIES times: a pocket whose wall cannot be reached gives way to the next, one
+        the player could not get into, with a creature in the way, is tried again)."""
+        skip = set()
+        for _ in range(SHELTER_TRIES):
+            pocket = self._pocket(skip)
+            if pocket is None or self.used >= lim:
+                return False
+            built, wall_failed = self._build_pocket(*pocket, lim)
+            if built:
+                return True
+            if wall_failed:
+                skip.add(pocket[0])
+        return False
+
+    def _build_pocket(self, p, d, fill, lim):
+        """One try at the pocket P, Q = P + d: the walls `fill` from outside, then in through
+        the entrance A = P - d, to Q and back to P, and a stone onto A (facing it after
+        stepping back). (closed, whether a wall could not be placed), the reason in `note`."""
         q, a = (p[0] + d[0], p[1] + d[1]), (p[0] - d[0], p[1] - d[1])
         for wall in fill:
             if not self._place_stone_at(wall, {p, q, a}, lim):
                 self.note = "could not place a stone at %s" % (_rel(wall[0] - self.pos()[0],
                                                                       wall[1] - self.pos()[1]),)
-                return False
+                return False, True
         path = self.plan({a})
         if path is None or not self.follow(path, lim) or \
                 not self.follow([a, p, q], lim) or self.used >= lim:
             self.note = "could not get into the pocket"
-            return False
+            return False, False
         self.prim(DIRS[(-d[0], -d[1])])               # back to P, facing the entrance
         if self.pos() != p or self.used >= lim:
             self.note = "could not turn to the entrance"
-            return False
+            return False, False
         self.prim("place_stone")
         if not self._enclosed():
             self.note = "the pocket is not closed"
-            return False
-        return True
+            return False, False
+        return True, False
 
     def _check(self, value, allowed, what):
         if not isinstance(value, str) or value not in allowed:
