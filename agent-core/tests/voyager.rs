@@ -322,12 +322,13 @@ async fn a_success_becomes_a_skill_that_a_later_program_calls() {
 async fn a_free_form_task_is_judged_by_the_critic_and_a_failure_leaves_a_lesson() {
     let dir = tempfile::tempdir().unwrap();
     let wander = "```python\ndef wander():\n    collect('stone', 1)\n```";
+    let wander_more = "```python\ndef wander():\n    collect('stone', 2)\n```";
     let lesson = "It never built anything. Place blocks next time.";
     let model = scripted(answers(&[
         "Task: build a house",
         wander,
         r#"{"critique": "No house was built.", "success": false}"#,
-        wander,
+        wander_more,
         "I cannot tell.",
         lesson,
         "Task: build a house",
@@ -374,6 +375,66 @@ async fn a_free_form_task_is_judged_by_the_critic_and_a_failure_leaves_a_lesson(
         matches!(&lessons[..], [r] if matches!(&r.record, Record::Reflection(x) if x.task_id == "forge:build_house")),
         "{lessons:?}"
     );
+}
+
+#[tokio::test]
+async fn a_program_written_again_is_asked_for_once_more_without_its_old_code() {
+    let wander = "```python\ndef wander():\n    collect('stone', 1)\n```";
+    let build = "```python\ndef build():\n    collect('wood', 1)\n```";
+    let no = r#"{"critique": "No house was built.", "success": false}"#;
+    let yes = r#"{"critique": "The house stands.", "success": true}"#;
+    let once = |change: fn(&mut AgentConfig)| {
+        move |c: &mut AgentConfig| {
+            c.voyager.iterations = 1;
+            change(c);
+        }
+    };
+    // The second round writes the first round's program again: asked once more, it writes
+    // another, and only that one runs.
+    let model = scripted(answers(&[
+        "Task: build a house",
+        wander,
+        no,
+        wander,
+        build,
+        yes,
+    ]));
+    let mut env = Forge::default();
+    let (solved, events) = solve(&agent(model.clone(), None, once(|_| {})), &mut env, None).await;
+    assert_eq!(iterations(&events), vec![("build a house".into(), true, 2)]);
+    assert_eq!(solved.calls, 6);
+    assert_eq!(env.programs.len(), 2, "{:?}", env.programs);
+    assert!(env.programs[1].contains("def build"), "{:?}", env.programs);
+    let requests = model.requests();
+    let (again, fresh) = (
+        &requests[3].messages[0].content,
+        &requests[4].messages[0].content,
+    );
+    assert!(again.contains("Your previous program") && !again.contains("same program again"));
+    assert!(
+        !fresh.contains("Your previous program")
+            && fresh.contains("Critique: No house was built.")
+            && fresh.contains("You wrote the same program again"),
+        "{fresh}"
+    );
+    // Written a third time, it runs: one more question per round at most.
+    let lesson = "Build, do not wander.";
+    let model = scripted(answers(&[
+        "Task: build a house",
+        wander,
+        no,
+        wander,
+        wander,
+        no,
+        lesson,
+    ]));
+    let mut env = Forge::default();
+    let (solved, events) = solve(&agent(model, None, once(|_| {})), &mut env, None).await;
+    assert_eq!(
+        iterations(&events),
+        vec![("build a house".into(), false, 2)]
+    );
+    assert_eq!((solved.calls, env.programs.len()), (7, 2));
 }
 
 #[tokio::test]
