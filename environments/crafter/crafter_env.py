@@ -725,19 +725,6 @@ class Game:
                     self.hurts.append("step %d: stepped aside from an arrow" % int(self.env._step))
                 return True
         return False
-        px, py = self.pos()
-        for side in ((line[1], line[0]), (-line[1], -line[0])):
-            cell = (px + side[0], py + side[1])
-            if self._free_walkable(cell) and self.mat_at(cell) != "lava":
-                self.fighting = True
-                try:
-                    self.prim(DIRS[side])
-                finally:
-                    self.fighting = False
-                if len(self.hurts) < HURTS_KEEP:
-                    self.hurts.append("step %d: stepped aside from an arrow" % int(self.env._step))
-                return True
-        return False
 
     def _harm(self, lost):
         """What took `lost` health this step (lava, a zombie, going without a vital, else an
