@@ -729,6 +729,34 @@ async fn a_task_the_world_reports_locked_gives_way_to_what_it_needs_first() {
 }
 
 #[tokio::test]
+async fn a_prerequisite_that_failed_too_often_gives_way_like_the_task_itself() {
+    let failing = ["Task: Make a pickaxe", BROKEN_PICK, "Check first."];
+    let mut script: Vec<&str> = failing.repeat(3);
+    script.extend(["Task: Make a pickaxe", GET_WOOD]);
+    let a = agent(scripted(answers(&script)), None, |c| {
+        c.voyager.iterations = 4;
+        c.voyager.rounds = 1;
+    });
+    let mut env = Forge {
+        locking: true,
+        ..Forge::default()
+    };
+    let (_, events) = solve(&a, &mut env, None).await;
+    let by = proposed_by(&events);
+    assert_eq!(by.len(), 4, "{by:?}");
+    assert!(
+        by[..3].iter().all(|b| b.starts_with("prerequisite:")),
+        "{by:?}"
+    );
+    assert!(
+        by[3].starts_with(
+            "fallback: \"Make a pickaxe\" needs collect_wood first, which failed 3 times"
+        ),
+        "{by:?}"
+    );
+}
+
+#[tokio::test]
 async fn what_the_library_can_do_comes_first_and_the_curriculum_is_told() {
     let dir = tempfile::tempdir().unwrap();
     let memory = memory(dir.path());

@@ -186,8 +186,10 @@ pub fn parse_task(reply: &str) -> Option<String> {
 /// The next task: an urgent need the environment reports (when `needs` is on; no call); else
 /// the model's proposal (one call) when the curriculum is on and a call is left, or what it
 /// needs first where the environment reports it locked; the warm-up order otherwise, or when
-/// the reply is unreadable, names an achievement unlocked already this episode, or a task that
-/// failed `max_task_failures` times this episode.
+/// the reply is unreadable, names an achievement unlocked already this episode, or a task (or
+/// the task it needs first) that failed `max_task_failures` times this episode. Without the
+/// last, the 1.5B model's "Collect iron" turned into `make_stone_pickaxe` after its third
+/// failure, and again, five iterations in a row.
 pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal, AgentError> {
     let config = work.config().voyager.clone();
     if let Some(need) = urgent(session, config.max_task_failures).filter(|_| config.needs) {
@@ -242,6 +244,10 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
         Some(goal) => goal,
     };
     Ok(match prerequisite(session, &goal, &skilled) {
+        Some(first) if failures(session, &first) >= config.max_task_failures => fixed(&format!(
+            "fallback: {goal:?} needs {first} first, which failed {} times this episode",
+            failures(session, &first)
+        )),
         Some(first) => Proposal::new(
             first.clone(),
             &format!("prerequisite: {goal:?} needs {first} first"),
