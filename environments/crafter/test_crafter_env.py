@@ -413,25 +413,29 @@ def test_interrupts():
         a.close()
 
 
+def open_field(stones, stone_cells=()):
+    """A game (seed 1) whose 17x17 cells around the player are bare grass, but for stone at
+    `stone_cells` (relative to the player), all seen, holding `stones` stones."""
+    sys.path.insert(0, HERE)
+    import crafter_env
+    game = crafter_env.Game({"seed": 1})
+    x, y = game.pos()
+    for i in range(max(0, x - 8), min(64, x + 9)):
+        for j in range(max(0, y - 8), min(64, y + 9)):
+            obj = game.world[(i, j)][1]
+            if obj is not None and obj is not game.player:
+                game.world.remove(obj)
+            game.world[(i, j)] = "grass"
+    for dx, dy in stone_cells:
+        game.world[(x + dx, y + dy)] = "stone"
+    game._remember()
+    game.player.inventory["stone"] = stones
+    return game
+
+
 def test_built_shelter():
     """In the open (a cleared grass field, in process), shelter() builds a pocket of 6 stones
     and closes it behind the player; with 5 stones it says it cannot."""
-    sys.path.insert(0, HERE)
-    import crafter_env
-
-    def open_field(stones):
-        game = crafter_env.Game({"seed": 1})
-        x, y = game.pos()
-        for i in range(max(0, x - 8), min(64, x + 9)):
-            for j in range(max(0, y - 8), min(64, y + 9)):
-                obj = game.world[(i, j)][1]
-                if obj is not None and obj is not game.player:
-                    game.world.remove(obj)
-                game.world[(i, j)] = "grass"
-        game._remember()
-        game.player.inventory["stone"] = stones
-        return game
-
     game = open_field(9)
     built = game.dispatch("shelter", [], {"max_steps": 200})
     check("8k shelter() in the open builds walls of stone and closes them",
@@ -449,21 +453,9 @@ def test_shelter_gathers():
     """With a wood pickaxe, 2 stones and only scattered stones seen (no dead-end to dig
     into), shelter() mines the stones a pocket needs, then builds it; a cell not seen yet is
     never counted as free ground for it (in process, on an edited open field)."""
-    sys.path.insert(0, HERE)
-    import crafter_env
-    game = crafter_env.Game({"seed": 1})
-    x, y = game.pos()
-    for i in range(max(0, x - 8), min(64, x + 9)):
-        for j in range(max(0, y - 8), min(64, y + 9)):
-            obj = game.world[(i, j)][1]
-            if obj is not None and obj is not game.player:
-                game.world.remove(obj)
-            game.world[(i, j)] = "grass"
-    for k in range(6):
-        game.world[(x - 3 + 2 * k, y + 3)] = "stone"
-    game._remember()
-    game.player.inventory["stone"] = 2
+    game = open_field(2, [(-3 + 2 * k, 3) for k in range(6)])
     game.player.inventory["wood_pickaxe"] = 1
+    x, y = game.pos()
     built = game.dispatch("shelter", [], {})
     mined = [e for e in game.events if e.startswith("shelter")]
     check("8p shelter() with too few stones and a pickaxe mines stones, then walls itself in",
