@@ -167,6 +167,7 @@ PLACEABLE = list(constants.place)
 ATTACKS = {"cow": "eat_cow", "zombie": "defeat_zombie", "skeleton": "defeat_skeleton"}
 DIRS = {(-1, 0): "move_left", (1, 0): "move_right", (0, -1): "move_up", (0, 1): "move_down"}
 DIR_LIST = [(-1, 0), (1, 0), (0, -1), (0, 1)]
+MOVES = {name: d for d, name in DIRS.items()}
 VIEW_X, VIEW_Y = 4, 3  # crafter's local view is 9 wide and 7 high
 AREA = (64, 64)
 
@@ -678,11 +679,11 @@ class Game:
             self.hurts.append("step %d: fought back a zombie next to you (%d hits; %s)" % (
                 int(self.env._step), hits, "defeated" if won else "not defeated"))
 
-    def _arrow_at_me(self):
-        """Whether an arrow next to the player flies at it (it hits on its next move)."""
-        px, py = self.pos()
+    def _arrow_flying_at(self, cell):
+        """The side of `cell` an arrow next to it flies at it from (it hits what stands on
+        `cell` on its next move), or None."""
         for dx, dy in DIR_LIST:
-            obj = self.world[(px + dx, py + dy)][1]
+            obj = self.world[(cell[0] + dx, cell[1] + dy)][1]
             if isinstance(obj, cobjects.Arrow) and tuple(int(v) for v in obj.facing) == (-dx, -dy):
                 return (dx, dy)
         return None
@@ -690,26 +691,19 @@ class Game:
     def _into_arrow(self, name):
         """Whether move `name` would step next to an arrow flying at that cell (it would hit
         on this very step: 33 of the 48 arrow hits a helper took in 10 scripted episodes)."""
-        move = next((d for d, n in DIRS.items() if n == name), None)
+        move = MOVES.get(name)
         if move is None:
             return False
-        px, py = self.pos()
-        dest = (px + move[0], py + move[1])
-        if not self._free_walkable(dest):
-            return False   # blocked: the move only turns
-        for dx, dy in DIR_LIST:
-            obj = self.world[(dest[0] + dx, dest[1] + dy)][1]
-            if isinstance(obj, cobjects.Arrow) and \
-                    tuple(int(v) for v in obj.facing) == (-dx, -dy):
-                return True
-        return False
+        dest = (self.pos()[0] + move[0], self.pos()[1] + move[1])
+        # a blocked move only turns
+        return self._free_walkable(dest) and self._arrow_flying_at(dest) is not None
 
     def _dodge(self):
         """A helper's reflex against a skeleton's arrow: when one next to the player flies at
         it, one step aside (across its line) onto a free cell, so it flies past; whether it
         stepped. Arrows took 55 of the 130 health a scripted agent lost in 10 episodes of 40
         programs. Only with room for the step it was about to take as well."""
-        line = self._arrow_at_me()
+        line = self._arrow_flying_at(self.pos())
         if line is None or (self.budget is not None and self.used + 2 > self.budget):
             return False
         px, py = self.pos()
