@@ -15,9 +15,7 @@ play the same seeds and the achievements are compared seed by seed (exact sign t
 import argparse
 import collections
 import importlib.util
-import json
 import re
-import subprocess
 import sys
 from pathlib import Path
 
@@ -76,37 +74,27 @@ HURT = re.compile(r"step \d+: health (\d+) -> (\d+) \((.*)\)")
 
 def episode(python, adapter, seed, programs):
     """Plays one episode of at most `programs` programs; its achievements, end and damage."""
-    proc = subprocess.Popen([python, str(adapter)], stdin=subprocess.PIPE,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
-                            bufsize=1)
-
-    def send(message):
-        proc.stdin.write(json.dumps(message) + "\n")
-        proc.stdin.flush()
-        return json.loads(proc.stdout.readline())
-
-    data = send({"op": "reset", "task": {"id": "scripted", "prompt": "", "seed": seed,
-                                         "length": 10000, "program_steps": 400}}
-                )["observation"]["data"]
-    lost = collections.Counter()
-    for _ in range(programs):
-        needs = data["needs"]
-        action = {"kind": "program", "content": PROGRESS}
-        if needs:
-            action = {"kind": "program", "goal": needs[0]["task"],
-                      "content": NEED_PROGRAMS[needs[0]["task"].split(":")[0]]}
-        reply = send({"op": "step", "action": action})
-        if "error" in reply:
-            raise RuntimeError("seed %d: %s" % (seed, reply["error"]))
-        data = reply["observation"]["data"]
-        for line in data["hurt"]:
-            match = HURT.match(line)
-            if match:
-                lost[match.group(3)] += int(match.group(1)) - int(match.group(2))
-        if reply["done"]:
-            break
-    send({"op": "close"})
-    proc.wait()
+    with baseline_skills.adapter_session(python, adapter) as send:
+        data = send({"op": "reset", "task": {"id": "scripted", "prompt": "", "seed": seed,
+                                             "length": 10000, "program_steps": 400}}
+                    )["observation"]["data"]
+        lost = collections.Counter()
+        for _ in range(programs):
+            needs = data["needs"]
+            action = {"kind": "program", "content": PROGRESS}
+            if needs:
+                action = {"kind": "program", "goal": needs[0]["task"],
+                          "content": NEED_PROGRAMS[needs[0]["task"].split(":")[0]]}
+            reply = send({"op": "step", "action": action})
+            if "error" in reply:
+                raise RuntimeError("seed %d: %s" % (seed, reply["error"]))
+            data = reply["observation"]["data"]
+            for line in data["hurt"]:
+                match = HURT.match(line)
+                if match:
+                    lost[match.group(3)] += int(match.group(1)) - int(match.group(2))
+            if reply["done"]:
+                break
     return {"seed": seed, "achievements": data["achievements"], "step": data["step"],
             "died": data["died"], "death_cause": data["death_cause"], "lost": lost}
 

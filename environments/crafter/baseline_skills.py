@@ -12,6 +12,7 @@ coal, furnace, iron, iron tools, diamond), exploring when nothing useful is in s
 
 runs one episode per seed (default 1-5) and prints the achievements unlocked.
 """
+import contextlib
 import json
 import os
 import subprocess
@@ -139,47 +140,64 @@ main()
 '''
 
 
+@contextlib.contextmanager
+def adapter_session(python, adapter):
+    """The adapter as a process: yields `send(message) -> reply` over its JSON-lines protocol;
+    closes it at the end."""
+    proc = subprocess.Popen([python, str(adapter)], stdin=subprocess.PIPE,
+                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                            bufsize=1)
+
+    def send(message):
+        proc.stdin.write(json.dumps(message) + "\n")
+        proc.stdin.flush()
+        return json.loads(proc.stdout.readline())
+
+    try:
+        yield send
+        send({"op": "close"})
+    finally:
+        proc.stdin.close()
+        proc.wait()
+
+
 def evaluate(seeds=range(1, 6), python=sys.executable, adapter=None, program_steps=400,
              length=10000, verbose=False):
     """Runs one episode per seed with POLICY; returns per-seed results."""
     adapter = adapter or os.path.join(os.path.dirname(os.path.abspath(__file__)), "crafter_env.py")
     results = []
     for seed in seeds:
-        proc = subprocess.Popen([python, adapter], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
-                                stderr=subprocess.DEVNULL, text=True, bufsize=1)
-
-        def send(message):
-            proc.stdin.write(json.dumps(message) + "\n")
-            proc.stdin.flush()
-            return json.loads(proc.stdout.readline())
-
-        send({"op": "reset", "task": {"id": "baseline", "prompt": "", "seed": seed,
-                                      "length": length, "program_steps": program_steps}})
-        programs, data, errors, interrupts = 0, None, 0, 0
-        while True:
-            r = send({"op": "step", "action": {"kind": "program", "content": POLICY}})
-            if "error" in r:
-                break
-            programs += 1
-            data = r["observation"]["data"]
-            if data.get("interrupted"):
-                interrupts += 1
-            elif data["error"] and "budget" not in data["error"] and "stopped:" not in data["error"]:
-                errors += 1
-                if verbose:
-                    print(data["error"], file=sys.stderr)
-            if verbose:
-                print(r["observation"]["text"], file=sys.stderr)
-            if r["done"] or data["steps_used"] == 0:
-                break
-        send({"op": "close"})
-        proc.wait()
-        results.append({"seed": seed, "achievements": data["achievements"] if data else [],
-                        "steps": data["step"] if data else 0, "programs": programs,
-                        "died": data["died"] if data else None, "errors": errors,
-                        "interrupts": interrupts,
-                        "death_cause": data.get("death_cause") if data else None})
+        with adapter_session(python, adapter) as send:
+            results.append(_episode(send, seed, program_steps, length, verbose))
     return results
+
+
+def _episode(send, seed, program_steps, length, verbose):
+    """One episode of POLICY on `seed`, over `send`; its result."""
+    send({"op": "reset", "task": {"id": "baseline", "prompt": "", "seed": seed,
+                                  "length": length, "program_steps": program_steps}})
+    programs, data, errors, interrupts = 0, None, 0, 0
+    while True:
+        r = send({"op": "step", "action": {"kind": "program", "content": POLICY}})
+        if "error" in r:
+            break
+        programs += 1
+        data = r["observation"]["data"]
+        if data.get("interrupted"):
+            interrupts += 1
+        elif data["error"] and "budget" not in data["error"] and "stopped:" not in data["error"]:
+            errors += 1
+            if verbose:
+                print(data["error"], file=sys.stderr)
+        if verbose:
+            print(r["observation"]["text"], file=sys.stderr)
+        if r["done"] or data["steps_used"] == 0:
+            break
+    return {"seed": seed, "achievements": data["achievements"] if data else [],
+            "steps": data["step"] if data else 0, "programs": programs,
+            "died": data["died"] if data else None, "errors": errors,
+            "interrupts": interrupts,
+            "death_cause": data.get("death_cause") if data else None}
 
 
 def score(results):
