@@ -748,20 +748,36 @@ class Game:
     def _interrupt_on_new_need(self):
         """Stops a running program when the most urgent need is new since it started (the
         agent sees `data.interrupted` and takes the need first): a need it started with (doing
-        it, or doing something else after it failed) never interrupts it, and a program written
+        it, or doing something else after it failed) interrupts it only once it has turned
+        critical (`_known`), and a program written
         for a need (its goal was a need when it started) is stopped, until that need's check
         holds, only by a critical one (a vital at CRITICAL or below). The check, not the report:
         health is reported at 4 or less but met at 7, the night below 0.35 but met at 0.5."""
         if self.watched is None or self.done:
             return
         needs = self.needs()
-        if not needs or needs[0]["task"] in self.watched:
+        if not needs or self._known(needs[0]):
             return
         own = self.goal_need is not None and not self._holds(self.goal_need["check"])
         if own and not self._critical(needs[0]):
             return
         self.interrupted = needs[0]["task"]
         raise self._interruption()
+
+    def watch(self, needs):
+        """Remembers the needs a program starts with (`watched`), each with whether it was
+        critical then."""
+        self.watched = {n["task"]: self._critical(n) for n in needs}
+
+    def _known(self, need):
+        """Whether `need` was reported when the program started and has not turned critical
+        since: a vital that was only low then (drink 4 under a health program) still stops it
+        at CRITICAL. Health comes back only while food and drink are above 0: a health
+        program started with both at 4 waited in its shelter until the player starved (seed
+        1013 of the v4 evaluation)."""
+        if need["task"] not in self.watched:
+            return False
+        return self.watched[need["task"]] or not self._critical(need)
 
     def _field(self, field):
         """The value a need's check reads: `vitals.X` or `daylight`."""
@@ -1619,7 +1635,7 @@ class Game:
         self._reset_feedback()
         self.used = 0
         self.budget = self.program_steps
-        self.watched = {n["task"] for n in needs}
+        self.watch(needs)
         try:
             error, output = run_child(self, source)
         finally:

@@ -393,9 +393,15 @@ def test_interrupts():
               "interrupted %r after %d steps, drink %d, error %r" % (
                   need, d["steps_used"], d["vitals"]["drink"], d["error"]))
         _, d = obs(a.program("wait(78)\n"))
-        check("8f a need reported when a program started, and a less urgent new one (night), "
+        check("8f a need reported when a program started stops it only once it turns critical",
+              (d["interrupted"] or "").startswith("restore_drink") and d["steps_used"] >= 40
+              and d["vitals"]["drink"] == 2,
+              "interrupted %r after %d steps, drink %d" % (
+                  d["interrupted"], d["steps_used"], d["vitals"]["drink"]))
+        _, d = obs(a.program("wait(30)\n"))
+        check("8f' a need critical when a program started, and a less urgent new one (night), "
               "do not stop it",
-              d["interrupted"] is None and d["steps_used"] >= 78 and d["daylight"] < 0.35
+              d["interrupted"] is None and d["steps_used"] >= 30 and d["daylight"] < 0.35
               and any(n["task"].startswith("wait_out_night")
                       and n["check"] == {"field": "daylight", "at_least": 0.5}
                       for n in d["needs"]),
@@ -567,7 +573,7 @@ def test_need_thrash():
         game = crafter_env.Game({"seed": 1})
         game.player.inventory["drink"] = 4
         game.budget = 100
-        game.watched = {n["task"] for n in game.needs()}
+        game.watch(game.needs())
         game.goal_need = game.needs()[0] if goal else None
         game.player.inventory["food"] = 3
         return game
@@ -591,6 +597,20 @@ def test_need_thrash():
     check("8o no longer reported (drink 8) but not met (9), its need still spares it; once met,"
           " any new most urgent need stops it",
           unmet is None and (met or "").startswith("restore_food"), "%r, %r" % (unmet, met))
+
+    game = crafter_env.Game({"seed": 1})
+    game.player.health, game.player.inventory["food"] = 2, 4
+    game.budget = 100
+    game.watch(game.needs())
+    game.goal_need = game.needs()[0]
+    low = stopped(game)
+    game.player.health = 5
+    game.player.inventory["food"] = crafter_env.CRITICAL
+    critical = stopped(game)
+    check("8t a vital low when a health program started stops it once critical (health does not"
+          " come back without food)",
+          game.goal_need["task"].startswith("restore_health") and low is None
+          and (critical or "").startswith("restore_food"), "%r, %r" % (low, critical))
 
 
 def test_baseline():
