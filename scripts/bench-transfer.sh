@@ -11,7 +11,9 @@
 #   4. Scored runs, the library frozen: cv-VARIANT-A reads he-B on the even tasks, cv-VARIANT-B
 #      reads he-A on the odd tasks (2-fold cross-validation); mbpp-VARIANT reads mbpp on all 164.
 # VARIANTs (default `all`): all (insights + skills + cross-task reflections), insights, skills,
-# cross (cross-task reflections only).
+# cross (cross-task reflections only), retries (all of them shown to retries only:
+# agent.learning.from_trial = 2, cross-task reflections start at trial 2 anyway, so a first attempt
+# is the baseline's own).
 # The 2-fold arm runs first; MBPP=0 stops after it; EXTRACT=0 skips the extractions (for
 # variants without insights).
 # Usage: scripts/bench-transfer.sh [VARIANT...]; OUT (default bench-runs/transfer-0.5b),
@@ -51,8 +53,13 @@ flags() {
     insights) echo --insights ;;
     skills) echo --skills ;;
     cross) echo --cross-task ;;
+    retries) echo --insights --skills --cross-task ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
+}
+# from_trial VARIANT: the first trial shown insights and helpers.
+from_trial() {
+  if [ "$1" = retries ]; then echo 2; else echo 1; fi
 }
 # extract LEARNING_RUN LIBRARY
 extract() {
@@ -67,6 +74,7 @@ if [ "${EXTRACT:-1}" = 1 ]; then
   extract base-B he-B
 fi
 for v in "${variants[@]}"; do
+  export MNEME_AGENT__LEARNING__FROM_TRIAL=$(from_trial "$v")
   run "cv-$v-A" humaneval --shard 1/2 --library he-B $(flags "$v")
   run "cv-$v-B" humaneval --shard 2/2 --library he-A $(flags "$v")
 done
@@ -74,5 +82,6 @@ done
 MNEME_AGENT__INTERNAL_TESTS=model run mbpp-learn mbpp --limit "${MBPP_LIMIT:-100}" --library mbpp --learn
 [ "${EXTRACT:-1}" = 1 ] && extract mbpp-learn mbpp
 for v in "${variants[@]}"; do
+  export MNEME_AGENT__LEARNING__FROM_TRIAL=$(from_trial "$v")
   run "mbpp-$v" humaneval --library mbpp $(flags "$v")
 done

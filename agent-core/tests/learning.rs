@@ -296,3 +296,48 @@ async fn insights_are_extracted_from_a_runs_events_voted_capped_and_shown_within
     );
     assert!(!prompt.contains("Long rule."), "over the budget: {prompt}");
 }
+
+#[tokio::test]
+async fn from_trial_two_leaves_the_first_attempt_as_without_a_library_and_shows_helpers_to_retries()
+{
+    let dir = tempfile::tempdir().unwrap();
+    let bank = memory(dir.path());
+    let [_, count] = <[Task; 2]>::try_from(tasks()).unwrap();
+    let skill = learn::skills::skill_from(
+        "def is_prime(n: int) -> bool:\n    \"\"\"Return True if n is a prime number.\"\"\"\n    return n > 1 and all(n % d for d in range(2, n))",
+        "is_prime",
+        "",
+        "lib",
+        vec![memory::library_tag("lib")],
+    )
+    .unwrap();
+    learn::skills::store(&bank, skill).await.unwrap();
+    let wrong = "```python\ndef count_primes(xs: list) -> int:\n    return len(xs)\n```";
+    let model = Arc::new(ScriptedModel::answering(&[
+        wrong,
+        "Counting every number is wrong: count only the primes.",
+        COUNT,
+    ]));
+    let mut config = learning(false, true, false);
+    config.strategy = "reflexion".into();
+    config.learning.from_trial = 2;
+    let agent = Agent::new(model.clone(), Prompts::builtin(), Some(bank), config, "r").unwrap();
+    let events = MemoryEvents::default();
+    let result = solve(&agent, &count, &events).await;
+    let requests = model.requests();
+    assert_eq!(requests.len(), 3, "attempt, reflection, attempt");
+    let acts = [&requests[0], &requests[2]].map(|r| r.messages[1].content.clone());
+    let helper = "- is_prime(n: int) -> bool: Return True if n is a prime number.";
+    assert!(!acts[0].contains(helper), "first attempt: {}", acts[0]);
+    assert!(acts[1].contains(helper), "retry: {}", acts[1]);
+    assert!(result.passed, "the retry called the helper: {result:?}");
+    let trials: Vec<u32> = events
+        .events()
+        .iter()
+        .filter_map(|e| match e {
+            Event::Library { trial, .. } => Some(*trial),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(trials, [2], "the library is looked up for the retry only");
+}

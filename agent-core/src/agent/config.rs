@@ -165,6 +165,10 @@ pub struct LearningConfig {
     /// What cross-task memory (helpers, then insights) may add to the first-attempt prompt, as
     /// a fraction of it (in characters); what does not fit is left out. 0: no limit.
     pub max_growth: f32,
+    /// The first attempt (trial) shown insights and helpers: 1, every attempt; 2, retries
+    /// only, so a first attempt is the one the run would make without a library and cross-task
+    /// memory can change only a task whose first attempt failed its internal tests.
+    pub from_trial: u32,
 }
 
 impl Default for LearningConfig {
@@ -178,6 +182,7 @@ impl Default for LearningConfig {
             skills_k: 3,
             skills_min_score: 0.5,
             max_growth: 0.3,
+            from_trial: 1,
         }
     }
 }

@@ -388,12 +388,16 @@ impl<'a> Work<'a> {
 
     /// What the library shows this task's attempts: its top insights and, on a coding task,
     /// the skills most like the task as helpers. Looked up once per task (the first call
-    /// emits a [`Event::Library`]); empty without memory or with both turned off.
+    /// emits a [`Event::Library`]); empty without memory, with both turned off, and for an
+    /// attempt before `learning.from_trial`.
     pub async fn learned(&mut self, label: u32) -> Result<Learned, AgentError> {
+        let learning = &self.agent.config.learning;
+        if label < learning.from_trial {
+            return Ok(Learned::default());
+        }
         if let Some(learned) = &self.learned {
             return Ok(learned.clone());
         }
-        let learning = &self.agent.config.learning;
         let mut learned = Learned::default();
         let mut left_out = Vec::new();
         if let Some(memory) = &self.agent.memory {
