@@ -206,6 +206,13 @@ impl Default for LocalConfig {
     }
 }
 
+impl LocalConfig {
+    /// The OpenAI-compatible address of the server this section describes.
+    pub fn base_url(&self) -> String {
+        format!("http://{}:{}/v1", self.host, self.port)
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         let local = LocalConfig::default();
@@ -217,7 +224,7 @@ impl Default for Config {
             model: ModelConfig {
                 provider: ProviderKind::Openai,
                 name: alias.into(),
-                base_url: format!("http://{}:{}/v1", local.host, local.port),
+                base_url: local.base_url(),
                 endpoints: Vec::new(),
                 api_key_env: None,
                 timeout_secs: 600,
@@ -261,14 +268,12 @@ pub enum ConfigError {
 impl Config {
     /// Loads defaults, then the TOML `text` (a run's stored configuration), then `MNEME_*` variables.
     pub fn load_str(text: &str) -> Result<Self, ConfigError> {
-        Self::finish(
-            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(text)),
-        )
+        Self::finish(Figment::from(Toml::string(text)))
     }
 
     /// Loads defaults, then `path` (or `./mneme.toml` if present), then `MNEME_*` variables.
     pub fn load(path: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        let mut figment = Figment::new();
         match path {
             Some(p) if !p.exists() => return Err(ConfigError::Missing(p.to_path_buf())),
             Some(p) => figment = figment.merge(Toml::file_exact(p)),
@@ -280,9 +285,11 @@ impl Config {
         Self::finish(figment)
     }
 
-    /// Environment overrides, the key check, extraction and validation.
-    fn finish(figment: Figment) -> Result<Self, ConfigError> {
-        let figment = figment.merge(Env::prefixed("MNEME_").split("__").ignore(&[
+    /// Environment overrides over what a file gave (`given`), the key check, the defaults,
+    /// extraction and validation. A `model.base_url` nobody gave follows `local.host` and
+    /// `local.port`, so a second local server on another port is the one its runs talk to.
+    fn finish(given: Figment) -> Result<Self, ConfigError> {
+        let given = given.merge(Env::prefixed("MNEME_").split("__").ignore(&[
             "config",
             "python",
             "bin",
@@ -290,14 +297,19 @@ impl Config {
             "test_kill_writer_dir",
         ]));
         for key in ["model.api_key", "model.key", "api_key"] {
-            if figment.find_value(key).is_ok() {
+            if given.find_value(key).is_ok() {
                 return Err(ConfigError::KeyInFile(key.to_string()));
             }
         }
-        let config: Config = figment.extract().map_err(|e| {
+        let base_url_given = given.find_value("model.base_url").is_ok();
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(given);
+        let mut config: Config = figment.extract().map_err(|e| {
             let all: Vec<String> = e.into_iter().map(|e| e.to_string()).collect();
             ConfigError::Invalid(all.join("; "))
         })?;
+        if !base_url_given {
+            config.model.base_url = config.local.base_url();
+        }
         config.validate()?;
         Ok(config)
     }
@@ -418,6 +430,19 @@ mod tests {
         assert_eq!(c.cache.mode, CacheMode::ReadWrite);
         assert!(!c.uses_local_server());
         assert_eq!(c.prices.0["gpt-x"].output_per_mtok, 2.0);
+    }
+
+    #[test]
+    fn a_base_url_nobody_gave_follows_the_local_port_and_a_given_one_stays() {
+        let c = Config::load_str("[local]\nport = 8081\n").unwrap();
+        assert_eq!(c.model.base_url, "http://127.0.0.1:8081/v1");
+        assert!(c.uses_local_server());
+        let c = Config::load_str(
+            "[local]\nport = 8081\n[model]\nbase_url = \"http://127.0.0.1:8080/v1\"\n",
+        )
+        .unwrap();
+        assert_eq!(c.model.base_url, "http://127.0.0.1:8080/v1");
+        assert!(!c.uses_local_server());
     }
 
     #[test]
