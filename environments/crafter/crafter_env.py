@@ -144,6 +144,7 @@ HURTS_KEEP = 10             # damage lines kept per program
 SHELTER_STEPS = 120         # shelter()'s default step budget (room to mine the stones it needs)
 SHELTER_STONES = 6          # stones a pocket in the open needs at most (5 walls and the door)
 SHELTER_TRIES = 3           # pockets shelter() tries to build in the open
+ZOMBIE_REACH_COST = 6       # a path's extra cost for a cell next to a zombie in view
 FIGHT_HITS = 8              # most hits a helper spends fighting back one zombie
 # What an achievement needs first when a tool it cannot do without is missing (the item, the
 # achievement that makes it): `data.locked` maps each such achievement to the first one to do.
@@ -870,6 +871,13 @@ class Game:
                 blocked.add((x, y))
         return blocked
 
+    def _zombie_reach(self):
+        """Cells next to a zombie in view (where it can hit the player)."""
+        px, py = self.pos()
+        return {(x + dx, y + dy) for (x, y), name in self.seen_objs.items()
+                if name == "zombie" and abs(x - px) <= VIEW_X and abs(y - py) <= VIEW_Y
+                for dx, dy in DIR_LIST}
+
     def _ids(self, names):
         return [self.world._mat_ids[n] for n in names if n in self.world._mat_ids]
 
@@ -884,6 +892,7 @@ class Game:
         passable = np.isin(self.seen, self._ids(WALKABLE)).tolist()
         stone = (self.seen == self.world._mat_ids["stone"]).tolist() if mine else None
         blocked = self._obstacles()
+        near_zombie = self._zombie_reach()
         dist = {start: 0}
         prev = {}
         heap = [(0, start)]
@@ -908,6 +917,8 @@ class Game:
                     cost = 3
                 else:
                     continue
+                if (nx, ny) in near_zombie:
+                    cost += ZOMBIE_REACH_COST
                 nd = d + cost
                 if nd < dist.get((nx, ny), 1 << 30):
                     dist[(nx, ny)] = nd

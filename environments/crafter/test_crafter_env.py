@@ -503,6 +503,27 @@ def test_dodge():
           "helper: health %d, aside %s; noop: health %d" % (dodged, aside, game.player.health))
 
 
+def test_zombie_detour():
+    """A planned path goes around the cells next to a zombie in view when a detour is cheaper
+    than ZOMBIE_REACH_COST, and through them when nothing else leads there (in process)."""
+    import crafter_env
+    game = open_field(0)
+    x, y = game.pos()
+    game.world.add(crafter_env.cobjects.Zombie(game.world, (x + 2, y + 1), game.player))
+    game._remember()
+    reach = game._zombie_reach()
+    path = game.plan({(x + 4, y)})
+    around = path is not None and not any(c in reach for c in path)
+    for j in range(y - 8, y + 9):
+        if j != y:
+            game.world[(x + 2, j)] = "water"
+    game._remember()
+    forced = game.plan({(x + 4, y)})
+    check("8u a path steps around a zombie's reach when it can, through it when it must",
+          around and len(path) - 1 == 6 and forced is not None and (x + 2, y) in forced,
+          "around: %r, forced: %r" % (path, forced))
+
+
 def test_idle_step():
     """A helper that fails without taking a step waits one, so a retry loop moves the game on;
     a helper that succeeds without a step (energy already full) does not (in process)."""
@@ -634,7 +655,7 @@ def main():
     tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
              lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing,
              test_needs, test_interrupts, test_need_thrash, test_lava, test_built_shelter,
-             test_shelter_gathers, test_dodge, test_idle_step]
+             test_shelter_gathers, test_dodge, test_idle_step, test_zombie_detour]
     if sandbox:
         tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
     if not quick:
