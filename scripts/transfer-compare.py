@@ -76,7 +76,7 @@ def main(out):
     out = Path(out)
     base, base_prompts = arm(out, ["base-A", "base-B"])
     arms = []
-    for variant in ["all", "insights", "skills", "cross"]:
+    for variant in ["all", "insights", "skills", "cross", "retries"]:
         arms.append((f"cv-{variant}", [f"cv-{variant}-A", f"cv-{variant}-B"]))
         arms.append((f"mbpp-{variant}", [f"mbpp-{variant}"]))
     print("| arm | tasks | pass@1 | baseline pass@1 | calls / task | tokens / task | first prompt (tokens) | growth | fixed | broken | McNemar p |")

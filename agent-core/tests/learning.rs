@@ -48,6 +48,13 @@ async fn solve(agent: &Agent, task: &Task, events: &MemoryEvents) -> agent_core:
     grade(task, &solved, &grader, 8, events).await.unwrap()
 }
 
+/// Stores `code` (a function `is_prime`) in library `lib` as a skill.
+async fn store_is_prime(bank: &MemoryBank, code: &str) {
+    let tag = vec![memory::library_tag("lib")];
+    let skill = learn::skills::skill_from(code, "is_prime", "", "lib", tag).unwrap();
+    learn::skills::store(bank, skill).await.unwrap();
+}
+
 async fn library(bank: &MemoryBank) -> Vec<Skill> {
     bank.library_skills("lib")
         .await
@@ -144,15 +151,11 @@ async fn a_helper_named_like_the_task_function_is_left_out_with_its_reason() {
     let dir = tempfile::tempdir().unwrap();
     let bank = memory(dir.path());
     let [prime, _] = <[Task; 2]>::try_from(tasks()).unwrap();
-    let skill = learn::skills::skill_from(
+    store_is_prime(
+        &bank,
         "def is_prime(n):\n    \"\"\"Always true.\"\"\"\n    return True",
-        "is_prime",
-        "",
-        "lib",
-        vec![memory::library_tag("lib")],
     )
-    .unwrap();
-    learn::skills::store(&bank, skill).await.unwrap();
+    .await;
     let model = Arc::new(ScriptedModel::answering(&[IS_PRIME]));
     let agent = Agent::new(
         model.clone(),
@@ -303,15 +306,11 @@ async fn from_trial_two_leaves_the_first_attempt_as_without_a_library_and_shows_
     let dir = tempfile::tempdir().unwrap();
     let bank = memory(dir.path());
     let [_, count] = <[Task; 2]>::try_from(tasks()).unwrap();
-    let skill = learn::skills::skill_from(
+    store_is_prime(
+        &bank,
         "def is_prime(n: int) -> bool:\n    \"\"\"Return True if n is a prime number.\"\"\"\n    return n > 1 and all(n % d for d in range(2, n))",
-        "is_prime",
-        "",
-        "lib",
-        vec![memory::library_tag("lib")],
     )
-    .unwrap();
-    learn::skills::store(&bank, skill).await.unwrap();
+    .await;
     let wrong = "```python\ndef count_primes(xs: list) -> int:\n    return len(xs)\n```";
     let model = Arc::new(ScriptedModel::answering(&[
         wrong,
