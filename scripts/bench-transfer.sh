@@ -57,9 +57,14 @@ flags() {
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }
-# from_trial VARIANT: the first trial shown insights and helpers.
-from_trial() {
-  if [ "$1" = retries ]; then echo 2; else echo 1; fi
+# with_variant VARIANT: sets the first trial shown insights and helpers (retries: 2), and
+# otherwise leaves the setting out (binaries older than 0fab091 do not know it).
+with_variant() {
+  if [ "$1" = retries ]; then
+    export MNEME_AGENT__LEARNING__FROM_TRIAL=2
+  else
+    unset MNEME_AGENT__LEARNING__FROM_TRIAL
+  fi
 }
 # extract LEARNING_RUN LIBRARY
 extract() {
@@ -74,7 +79,7 @@ if [ "${EXTRACT:-1}" = 1 ]; then
   extract base-B he-B
 fi
 for v in "${variants[@]}"; do
-  export MNEME_AGENT__LEARNING__FROM_TRIAL=$(from_trial "$v")
+  with_variant "$v"
   run "cv-$v-A" humaneval --shard 1/2 --library he-B $(flags "$v")
   run "cv-$v-B" humaneval --shard 2/2 --library he-A $(flags "$v")
 done
@@ -82,6 +87,6 @@ done
 MNEME_AGENT__INTERNAL_TESTS=model run mbpp-learn mbpp --limit "${MBPP_LIMIT:-100}" --library mbpp --learn
 [ "${EXTRACT:-1}" = 1 ] && extract mbpp-learn mbpp
 for v in "${variants[@]}"; do
-  export MNEME_AGENT__LEARNING__FROM_TRIAL=$(from_trial "$v")
+  with_variant "$v"
   run "mbpp-$v" humaneval --library mbpp $(flags "$v")
 done
