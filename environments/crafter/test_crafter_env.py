@@ -524,6 +524,16 @@ def test_zombie_detour():
           "around: %r, forced: %r" % (path, forced))
 
 
+def test_place_alias():
+    """`place('sapling')` places a plant, as `place('plant')` does (in process)."""
+    game = open_field(0)
+    game.player.inventory["sapling"] = 1
+    reply = game.dispatch("place", ["sapling"], {})
+    check("8v place('sapling') places a plant from the sapling",
+          reply.get("value") is True and "place_plant" in game.achievements()
+          and game.player.inventory["sapling"] == 0, "%r, %r" % (reply, game.events))
+
+
 def test_idle_step():
     """A helper that fails without taking a step waits one, so a retry loop moves the game on;
     a helper that succeeds without a step (energy already full) does not (in process)."""
@@ -655,7 +665,8 @@ def main():
     tests = [test_determinism, test_snapshot, lambda: test_wood_program(False),
              lambda: test_timeout(False), test_errors, test_protocol_errors, test_timing,
              test_needs, test_interrupts, test_need_thrash, test_lava, test_built_shelter,
-             test_shelter_gathers, test_dodge, test_idle_step, test_zombie_detour]
+             test_shelter_gathers, test_dodge, test_idle_step, test_zombie_detour,
+             test_place_alias]
     if sandbox:
         tests += [lambda: test_wood_program(True), lambda: test_timeout(True)]
     if not quick:
