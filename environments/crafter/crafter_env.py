@@ -753,10 +753,10 @@ class Game:
         """Stops a running program when the most urgent need is new since it started (the
         agent sees `data.interrupted` and takes the need first): a need it started with (doing
         it, or doing something else after it failed) interrupts it only once it has turned
-        critical (`_known`), and a program written
-        for a need (its goal was a need when it started) is stopped, until that need's check
-        holds, only by a critical one (a vital at CRITICAL or below). The check, not the report:
-        health is reported at 4 or less but met at 7, the night below 0.35 but met at 0.5."""
+        critical (`_known`), and a program written for a need (its goal was a need when it
+        started) is stopped, until that need's check holds, only by a critical one (a vital at
+        CRITICAL or below). The check, not the report: health is reported at 4 or less but met
+        at 7, the night below 0.35 but met at 0.5."""
         if self.watched is None or self.done:
             return
         needs = self.needs()
