@@ -49,11 +49,10 @@ run() {
 
 flags() {
   case $1 in
-    all) echo --insights --skills --cross-task ;;
+    all | retries) echo --insights --skills --cross-task ;;
     insights) echo --insights ;;
     skills) echo --skills ;;
     cross) echo --cross-task ;;
-    retries) echo --insights --skills --cross-task ;;
     *) echo "unknown variant $1" >&2; exit 2 ;;
   esac
 }

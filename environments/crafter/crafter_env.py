@@ -698,7 +698,8 @@ class Game:
         move = MOVES.get(name)
         if move is None:
             return False
-        dest = (self.pos()[0] + move[0], self.pos()[1] + move[1])
+        px, py = self.pos()
+        dest = (px + move[0], py + move[1])
         # a blocked move only turns
         return self._free_walkable(dest) and self._arrow_flying_at(dest) is not None
 
@@ -864,21 +865,20 @@ class Game:
         return self
 
     # --- path search (seen cells only) ---------------------------------------------------
+    def _in_view(self, cell):
+        """Whether `cell` is in the player's local view now."""
+        px, py = self.pos()
+        return abs(cell[0] - px) <= VIEW_X and abs(cell[1] - py) <= VIEW_Y
+
     def _obstacles(self):
         """Cells blocked by creatures in view now and by remembered plants."""
-        px, py = self.pos()
-        blocked = set()
-        for (x, y), name in self.seen_objs.items():
-            if name in ("plant", "ripe_plant") or (
-                    abs(x - px) <= VIEW_X and abs(y - py) <= VIEW_Y):
-                blocked.add((x, y))
-        return blocked
+        return {cell for cell, name in self.seen_objs.items()
+                if name in ("plant", "ripe_plant") or self._in_view(cell)}
 
     def _zombie_reach(self):
         """Cells next to a zombie in view (where it can hit the player)."""
-        px, py = self.pos()
         return {(x + dx, y + dy) for (x, y), name in self.seen_objs.items()
-                if name == "zombie" and abs(x - px) <= VIEW_X and abs(y - py) <= VIEW_Y
+                if name == "zombie" and self._in_view((x, y))
                 for dx, dy in DIR_LIST}
 
     def _ids(self, names):
