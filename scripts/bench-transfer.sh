@@ -14,8 +14,8 @@
 # cross (cross-task reflections only), retries (all of them shown to retries only:
 # agent.learning.from_trial = 2, cross-task reflections start at trial 2 anyway, so a first attempt
 # is the baseline's own).
-# The 2-fold arm runs first; MBPP=0 stops after it; EXTRACT=0 skips the extractions (for
-# variants without insights).
+# The 2-fold arm runs first; MBPP=0 stops after it; FOLDS=0 skips it (MBPP → HumanEval only);
+# EXTRACT=0 skips the extractions (for variants without insights).
 # Usage: scripts/bench-transfer.sh [VARIANT...]; OUT (default bench-runs/transfer-0.5b),
 # BENCH_CACHE (default: the 2026-11-29 strategy study's cache, so the baseline replays its
 # answers), MNEME_BIN. Runs that exist are resumed; an extraction skips comparisons it made.
@@ -71,17 +71,20 @@ extract() {
     > "$out/insights-$2.txt" 2> "$out/insights-$2.log"
 }
 
-run base-A humaneval --shard 1/2 --library he-A --learn
-run base-B humaneval --shard 2/2 --library he-B --learn
-if [ "${EXTRACT:-1}" = 1 ]; then
-  extract base-A he-A
-  extract base-B he-B
-fi
-for v in "${variants[@]}"; do
-  with_variant "$v"
-  run "cv-$v-A" humaneval --shard 1/2 --library he-B $(flags "$v")
-  run "cv-$v-B" humaneval --shard 2/2 --library he-A $(flags "$v")
-done
+two_fold() {
+  run base-A humaneval --shard 1/2 --library he-A --learn
+  run base-B humaneval --shard 2/2 --library he-B --learn
+  if [ "${EXTRACT:-1}" = 1 ]; then
+    extract base-A he-A
+    extract base-B he-B
+  fi
+  for v in "${variants[@]}"; do
+    with_variant "$v"
+    run "cv-$v-A" humaneval --shard 1/2 --library he-B $(flags "$v")
+    run "cv-$v-B" humaneval --shard 2/2 --library he-A $(flags "$v")
+  done
+}
+[ "${FOLDS:-1}" = 0 ] || two_fold
 [ "${MBPP:-1}" = 1 ] || exit 0
 MNEME_AGENT__INTERNAL_TESTS=model run mbpp-learn mbpp --limit "${MBPP_LIMIT:-100}" --library mbpp --learn
 [ "${EXTRACT:-1}" = 1 ] && extract mbpp-learn mbpp

@@ -189,15 +189,19 @@ pub fn parse_task(reply: &str) -> Option<String> {
 /// the reply is unreadable, names an achievement unlocked already this episode, or a task (or
 /// the task it needs first) that failed `max_task_failures` times this episode. Without the
 /// last, the 1.5B model's "Collect iron" turned into `make_stone_pickaxe` after its third
-/// failure, and again, five iterations in a row.
-pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal, AgentError> {
+/// failure, and again, five iterations in a row. `skilled`: the tasks the library holds a
+/// working skill for (`library::working_tasks`).
+pub async fn propose(
+    work: &mut Work<'_>,
+    session: &Session,
+    skilled: &BTreeSet<String>,
+) -> Result<Proposal, AgentError> {
     let config = work.config().voyager.clone();
     if let Some(need) = urgent(session, config.max_task_failures).filter(|_| config.needs) {
         return Ok(need);
     }
-    let skilled = library::working_tasks(work).await?;
     let fixed =
-        |by: &str| Proposal::new(next_fixed(session, config.max_task_failures, &skilled), by);
+        |by: &str| Proposal::new(next_fixed(session, config.max_task_failures, skilled), by);
     if !config.curriculum {
         return Ok(fixed("fixed"));
     }
@@ -211,7 +215,7 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
         .collect();
     let open_skilled: Vec<&&String> = open
         .iter()
-        .filter(|t| library::can_do(&skilled, t))
+        .filter(|t| library::can_do(skilled, t))
         .collect();
     let context = json!({
         "open": open,
@@ -228,31 +232,33 @@ pub async fn propose(work: &mut Work<'_>, session: &Session) -> Result<Proposal,
     let Ok(reply) = super::ask_greedy(work, "curriculum", label, prompt, 48).await? else {
         return Ok(fixed("fallback: the prompt was too long"));
     };
-    let goal = match parse_task(&reply) {
-        None => return Ok(fixed("fallback: the reply named no task")),
-        Some(goal) if unlocked(session, &goal) => {
-            return Ok(fixed(&format!(
-                "fallback: {goal:?} is unlocked already this episode"
-            )))
-        }
-        Some(goal) if failures(session, &goal) >= config.max_task_failures => {
-            return Ok(fixed(&format!(
-                "fallback: {goal:?} failed {} times this episode",
-                failures(session, &goal)
-            )))
-        }
-        Some(goal) => goal,
+    let Some(goal) = parse_task(&reply) else {
+        return Ok(fixed("fallback: the reply named no task"));
     };
-    Ok(match prerequisite(session, &goal, &skilled) {
-        Some(first) if failures(session, &first) >= config.max_task_failures => fixed(&format!(
-            "fallback: {goal:?} needs {first} first, which failed {} times this episode",
-            failures(session, &first)
-        )),
-        Some(first) => Proposal::new(
+    if unlocked(session, &goal) {
+        return Ok(fixed(&format!(
+            "fallback: {goal:?} is unlocked already this episode"
+        )));
+    }
+    let failed = failures(session, &goal);
+    if failed >= config.max_task_failures {
+        return Ok(fixed(&format!(
+            "fallback: {goal:?} failed {failed} times this episode"
+        )));
+    }
+    let Some(first) = prerequisite(session, &goal, skilled) else {
+        return Ok(Proposal::new(goal, "model"));
+    };
+    let failed = failures(session, &first);
+    Ok(if failed >= config.max_task_failures {
+        fixed(&format!(
+            "fallback: {goal:?} needs {first} first, which failed {failed} times this episode"
+        ))
+    } else {
+        Proposal::new(
             first.clone(),
             &format!("prerequisite: {goal:?} needs {first} first"),
-        ),
-        None => Proposal::new(goal, "model"),
+        )
     })
 }
 

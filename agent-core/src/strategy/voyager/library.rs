@@ -62,8 +62,8 @@ fn done_task(skill: &Skill, key: &str) -> bool {
 }
 
 /// The library's skills that work: more successes than failures (any version). Empty without
-/// memory, with the library off, or with `reuse_skills` off.
-async fn working(work: &mut Work<'_>) -> Result<Vec<Found>, AgentError> {
+/// memory, with the library off, or with `reuse_skills` off. An iteration reads them once.
+pub async fn working(work: &mut Work<'_>) -> Result<Vec<Found>, AgentError> {
     let config = &work.config().voyager;
     let Some(memory) = work
         .memory()
@@ -84,32 +84,30 @@ async fn working(work: &mut Work<'_>) -> Result<Vec<Found>, AgentError> {
         .collect())
 }
 
-/// The skill to run first for `goal`, without asking the model: of the library's working
-/// skills stored when the same task was done, the one with the most successes beyond its
-/// failures (then the newest). `None` without memory, with the library off, or with
-/// `reuse_skills` off.
-pub async fn for_task(work: &mut Work<'_>, goal: &str) -> Result<Option<Found>, AgentError> {
+/// The skill to run first for `goal`, without asking the model: of the `working` skills
+/// stored when the same task was done, the one with the most successes beyond its failures
+/// (then the newest).
+pub fn for_task(working: &[Found], goal: &str) -> Option<Found> {
     let wanted = task_key(goal);
-    Ok(working(work)
-        .await?
-        .into_iter()
+    working
+        .iter()
         .filter(|f| done_task(&f.skill, &wanted))
         .max_by_key(|f| {
             let margin = i64::from(f.skill.successes) - i64::from(f.skill.failures);
             (margin, f.skill.version, f.skill.created_at)
-        }))
+        })
+        .cloned()
 }
 
-/// The tasks (as task keys: `collect_wood`) the library has a working skill for, which
+/// The tasks (as task keys: `collect_wood`) the `working` skills were stored for, which
 /// `for_task` would run without asking the model.
-pub async fn working_tasks(work: &mut Work<'_>) -> Result<BTreeSet<String>, AgentError> {
-    Ok(working(work)
-        .await?
+pub fn working_tasks(working: &[Found]) -> BTreeSet<String> {
+    working
         .iter()
         .flat_map(|f| f.skill.tags.iter())
         .filter_map(|t| t.strip_prefix("task:"))
         .map(task_key)
-        .collect())
+        .collect()
 }
 
 /// Whether `goal` is one of `skilled` (`working_tasks`): `for_task` has a skill to run for it.

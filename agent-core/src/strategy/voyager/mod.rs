@@ -110,11 +110,13 @@ struct Round {
 /// One iteration: a task, its rounds, what was learned, a checkpoint.
 async fn iterate(work: &mut Work<'_>, session: &mut Session) -> Result<(), AgentError> {
     let before = session.observation.clone();
-    let proposal = curriculum::propose(work, session).await?;
+    let working = library::working(work).await?;
+    let skilled = library::working_tasks(&working);
+    let proposal = curriculum::propose(work, session, &skilled).await?;
     let query = format!("{}\n{}", proposal.goal, context_of(&before));
     let mut found = library::retrieve(work, &query).await?;
     let lessons = library::lessons(work, &proposal.goal).await?;
-    let replay = library::for_task(work, &proposal.goal).await?;
+    let replay = library::for_task(&working, &proposal.goal);
     let replayed = replay
         .as_ref()
         .map(|f| format!("{} v{}", f.skill.name, f.skill.version));
