@@ -757,7 +757,10 @@ class Game:
         critical (`_known`), and a program written for a need (its goal was a need when it
         started) is stopped, until that need's check holds, only by a critical one (a vital at
         CRITICAL or below). The check, not the report: health is reported at 4 or less but met
-        at 7, the night below 0.35 but met at 0.5."""
+        at 7, the night below 0.35 but met at 0.5. A program's own need turning critical stops
+        it too, and the next iteration takes the need up afresh: sparing it (stop 28) meant 30
+        deaths in 40 scripted episodes against 24, since a health program losing health is
+        being hit where it stands."""
         if self.watched is None or self.done:
             return
         needs = self.needs()

@@ -643,6 +643,22 @@ def test_need_thrash():
           game.goal_need["task"].startswith("restore_health") and low is None
           and (critical or "").startswith("restore_food"), "%r, %r" % (low, critical))
 
+    game = crafter_env.Game({"seed": 1})
+    game.player.health = 4
+    game.budget = 100
+    game.watch(game.needs())
+    game.goal_need = game.needs()[0]
+    game.player.health = crafter_env.CRITICAL
+    own = stopped(game)
+    game.interrupted = None
+    game.player.inventory["drink"] = crafter_env.CRITICAL
+    other = stopped(game)
+    check("8w a health program is stopped by its own need turning critical (to be taken up"
+          " afresh), as by another's",
+          game.goal_need["task"].startswith("restore_health")
+          and (own or "").startswith("restore_health")
+          and (other or "").startswith("restore_drink"), "%r, %r" % (own, other))
+
 
 def test_baseline():
     sys.path.insert(0, HERE)
