@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
-"""Do model-written expansions (doc2query) help the local embedder find reflections?
+"""Do model-written texts help the local embedder find reflections? Two ways are measured.
 
-For each reflection of the paraphrase set (memory/benches/paraphrase.jsonl) a local model
+`expand` (doc2query): for each reflection of the paraphrase set (memory/benches/paraphrase.jsonl) a local model
 (mneme model serve) writes three short descriptions of what one would notice in a later task
 where the lesson applies; they are cached in EXPANSIONS (a JSON file, resumed). Then the
 reflections expanded so far are ranked against each other for their queries, scored four ways:
@@ -10,8 +10,14 @@ of the text's and the expansions' vectors, and the mean of the two. Embeddings: 
 all-MiniLM-L6-v2 int8 model mneme's set-up put in ~/.cache/mneme/embed/minilm, with mean pooling
 and L2 normalisation as fastembed does (this reproduces `mneme bench retrieval`'s 146 of 240).
 
+`hyde` (hypothetical document embeddings): for each reflection query the model writes the lesson
+one would have noted (cached in the same way); all 80 reflections are ranked for each query by
+the query's vector (what mneme does), the lesson's, and the two vectors' normalised sum.
+
 Needs `pip install onnxruntime tokenizers numpy`.
-Usage: scripts/retrieval-expansions.py PORT EXPANSIONS [LIMIT]
+Usage: scripts/retrieval-expansions.py expand PORT FILE [LIMIT]
+       scripts/retrieval-expansions.py hyde PORT FILE
+JOBS (default 1) requests at once.
 """
 import concurrent.futures as cf
 import json
@@ -55,12 +61,31 @@ class Embedder:
         return v / np.linalg.norm(v, axis=1, keepdims=True)
 
 
-def expand(port, text):
-    body = {"messages": [{"role": "user", "content": PROMPT.format(text=text)}],
-            "temperature": 0, "max_tokens": 150}
+HYDE_PROMPT = (
+    "A programmer describes a problem with their code: \"{text}\"\n"
+    "Write the one-sentence lesson they would note afterwards, in the first person (\"I ...\"), "
+    "naming the mistake in the code that caused it and its effect. Only the sentence."
+)
+
+
+def ask(port, prompt, text, max_tokens):
+    body = {"messages": [{"role": "user", "content": prompt.format(text=text)}],
+            "temperature": 0, "max_tokens": max_tokens}
     req = urllib.request.Request(f"http://127.0.0.1:{port}/v1/chat/completions",
                                  json.dumps(body).encode(), {"Content-Type": "application/json"})
     return json.load(urllib.request.urlopen(req, timeout=900))["choices"][0]["message"]["content"]
+
+
+def cached(path, keys, write):
+    """The model's text for each of `keys`, from `path` (a JSON object), asking `write(key)`
+    for the missing ones and saving after each."""
+    done = json.loads(path.read_text()) if path.exists() else {}
+    todo = [k for k in keys if k not in done]
+    with cf.ThreadPoolExecutor(int(os.environ.get("JOBS", "1"))) as pool:
+        for key, reply in zip(todo, pool.map(write, todo)):
+            done[key] = reply.strip()
+            path.write_text(json.dumps(done, indent=1))
+    return done
 
 
 def lines(reply):
@@ -73,18 +98,22 @@ def lines(reply):
     return out[:5]
 
 
-def main():
-    port, path = sys.argv[1], Path(sys.argv[2])
-    limit = int(sys.argv[3]) if len(sys.argv) > 3 else None
+def reflections():
     items = [json.loads(l) for l in open(ROOT / "memory/benches/paraphrase.jsonl") if l.strip()]
-    reflections = [it for it in items if it["kind"] == "reflection"][:limit]
-    done = json.loads(path.read_text()) if path.exists() else {}
-    todo = [it for it in reflections if it["id"] not in done]
-    with cf.ThreadPoolExecutor(int(os.environ.get("JOBS", "1"))) as pool:
-        for it, reply in zip(todo, pool.map(lambda it: expand(port, it["text"]), todo)):
-            done[it["id"]] = reply
-            path.write_text(json.dumps(done, indent=1))
-    kept = [it for it in reflections if lines(done.get(it["id"], ""))]
+    return [it for it in items if it["kind"] == "reflection"]
+
+
+def report(hits, queries, what):
+    print(f"{queries} queries, rank 1 {what}:")
+    for name, n in hits.items():
+        print(f"  {name}: {n} ({n / queries:.3f})")
+
+
+def expand_study(port, path, limit):
+    chosen = reflections()[:limit]
+    texts = {it["id"]: it["text"] for it in chosen}
+    done = cached(path, list(texts), lambda key: ask(port, PROMPT, texts[key], 150))
+    kept = [it for it in chosen if lines(done.get(it["id"], ""))]
     embed = Embedder()
     text = embed([it["text"] for it in kept])
     joined = embed([it["text"] + " " + " ".join(lines(done[it["id"]])) for it in kept])
@@ -100,9 +129,33 @@ def main():
             for name, s in scores.items():
                 hits[name] += int(np.argmax(s)) == target
             queries += 1
-    print(f"{len(kept)} reflections, {queries} queries, rank 1 among them:")
-    for name, n in hits.items():
-        print(f"  {name}: {n} ({n / queries:.3f})")
+    report(hits, queries, f"among the {len(kept)} reflections expanded")
+
+
+def hyde_study(port, path):
+    chosen = reflections()
+    queries = [q for it in chosen for q in it["queries"]]
+    done = cached(path, queries, lambda q: ask(port, HYDE_PROMPT, q, 80))
+    embed = Embedder()
+    records = embed([it["text"] for it in chosen])
+    hits = {"query": 0, "lesson": 0, "query + lesson": 0}
+    for target, it in enumerate(chosen):
+        for query in it["queries"]:
+            q, lesson = embed([query, done[query]])
+            both = (q + lesson) / np.linalg.norm(q + lesson)
+            for name, v in (("query", q), ("lesson", lesson), ("query + lesson", both)):
+                hits[name] += int(np.argmax(records @ v)) == target
+    report(hits, len(queries), f"among all {len(chosen)} reflections")
+
+
+def main():
+    mode, port, path = sys.argv[1], sys.argv[2], Path(sys.argv[3])
+    if mode == "expand":
+        expand_study(port, path, int(sys.argv[4]) if len(sys.argv) > 4 else None)
+    elif mode == "hyde":
+        hyde_study(port, path)
+    else:
+        sys.exit(f"unknown study {mode!r}: expand or hyde")
 
 
 if __name__ == "__main__":
