@@ -2,7 +2,9 @@
 """Sums up a Crafter study (scripts/bench-crafter.sh) from its run directories, finished or not:
 per variant, the iterations logged, tasks judged done, unique achievements and when each was first
 unlocked, skills stored, episodes, model calls and tokens; and for a finished frozen evaluation,
-achievements per episode and the Crafter score.
+achievements per episode and the Crafter score, with a bootstrap over its episodes (5,000
+resamples of the episodes with replacement, seeded: the 95 % interval of the score, and how many
+resamples score above SPRING's 27.3).
 
     scripts/crafter-progress.py bench-runs/crafter-qwen2.5-coder-0.5b [--upto N]
 
@@ -16,6 +18,7 @@ Wilcoxon signed-rank tests (zero differences dropped, tied ranks averaged).
 """
 import json
 import math
+import random
 import sys
 from pathlib import Path
 
@@ -71,6 +74,18 @@ def score(episodes):
     return math.exp(sum(math.log(1 + r) for r in rates) / len(rates)) - 1
 
 
+SPRING = 27.3
+
+
+def bootstrap(episodes, resamples=5000, seed=0):
+    """The score's 95 % bootstrap interval over `episodes` (each a set of achievements) and the
+    fraction of resamples that score above SPRING's."""
+    rng = random.Random(seed)
+    scores = sorted(score([rng.choice(episodes) for _ in episodes]) for _ in range(resamples))
+    lo, hi = scores[int(0.025 * resamples) - 1], scores[int(0.975 * resamples) - 1]
+    return lo, hi, sum(s > SPRING for s in scores) / resamples
+
+
 def played(run, upto=None):
     """The played episodes of `run`'s finished sessions, as (task id, episode) in file order.
     An episode of no iterations was only started (the session stopped at the death that began
@@ -106,10 +121,11 @@ def cut(run, episodes, upto):
 
 
 def evaluation(run, upto=None):
-    episodes = [e["achievements"] for _, e in played(run, upto)]
+    episodes = [set(e["achievements"]) for _, e in played(run, upto)]
     if not episodes:
         return None
-    return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes)
+    return len(episodes), sum(map(len, episodes)) / len(episodes), score(episodes), \
+        bootstrap(episodes)
 
 
 def stops(run, upto=None):
@@ -215,8 +231,10 @@ def main():
     for run in evals:
         e = evaluation(run, upto)
         if e:
+            lo, hi, above = e[3]
             print(f"{run.name}: {e[0]} episodes, {e[1]:.2f} achievements per episode, "
-                  f"Crafter score {e[2]:.1f} %; {stops(run, upto)}")
+                  f"Crafter score {e[2]:.1f} % (bootstrap 95 % {lo:.1f}-{hi:.1f}; above SPRING's "
+                  f"{SPRING} in {100 * above:.0f} % of resamples); {stops(run, upto)}")
     if "--paired" in sys.argv:
         base = root / sys.argv[sys.argv.index("--paired") + 1]
         for run in evals:
