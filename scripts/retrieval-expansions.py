@@ -39,6 +39,11 @@ PROMPT = (
     "this lesson applies: the symptom, a failing input or an error message, in plain words. "
     "Use other words than the lesson. One per line, no numbering."
 )
+HYDE_PROMPT = (
+    "A programmer describes a problem with their code: \"{text}\"\n"
+    "Write the one-sentence lesson they would note afterwards, in the first person (\"I ...\"), "
+    "naming the mistake in the code that caused it and its effect. Only the sentence."
+)
 
 
 class Embedder:
@@ -59,13 +64,6 @@ class Embedder:
         hidden = self.session.run(None, feed)[0]
         v = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
         return v / np.linalg.norm(v, axis=1, keepdims=True)
-
-
-HYDE_PROMPT = (
-    "A programmer describes a problem with their code: \"{text}\"\n"
-    "Write the one-sentence lesson they would note afterwards, in the first person (\"I ...\"), "
-    "naming the mistake in the code that caused it and its effect. Only the sentence."
-)
 
 
 def ask(port, prompt, text, max_tokens):

@@ -868,20 +868,22 @@ class Game:
         return self
 
     # --- path search (seen cells only) ---------------------------------------------------
-    def _in_view(self, cell):
-        """Whether `cell` is in the player's local view now."""
-        px, py = self.pos()
-        return abs(cell[0] - px) <= VIEW_X and abs(cell[1] - py) <= VIEW_Y
+    @staticmethod
+    def _in_view(cell, at):
+        """Whether `cell` is in the local view of a player at `at`."""
+        return abs(cell[0] - at[0]) <= VIEW_X and abs(cell[1] - at[1]) <= VIEW_Y
 
     def _obstacles(self):
         """Cells blocked by creatures in view now and by remembered plants."""
+        at = self.pos()
         return {cell for cell, name in self.seen_objs.items()
-                if name in ("plant", "ripe_plant") or self._in_view(cell)}
+                if name in ("plant", "ripe_plant") or self._in_view(cell, at)}
 
     def _zombie_reach(self):
         """Cells next to a zombie in view (where it can hit the player)."""
+        at = self.pos()
         return {(x + dx, y + dy) for (x, y), name in self.seen_objs.items()
-                if name == "zombie" and self._in_view((x, y))
+                if name == "zombie" and self._in_view((x, y), at)
                 for dx, dy in DIR_LIST}
 
     def _ids(self, names):
