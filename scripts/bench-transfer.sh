@@ -16,8 +16,8 @@
 # is the baseline's own).
 # The 2-fold arm runs first; MBPP=0 stops after it; FOLDS=0 skips it (MBPP → HumanEval only);
 # EXTRACT=0 skips the extractions (for variants without insights).
-# STRATEGY=best_of_n scores best_of_n instead (the greedy attempt, then up to 7 samples at
-# temperature 0.8, 8 calls a task; with `retries`, the samples see the library, the greedy
+# STRATEGY=best_of_n scores best_of_n instead (the greedy attempt, then samples at temperature
+# 0.8, BUDGET calls a task, default 8; with `retries`, the samples see the library, the greedy
 # attempt does not); reflexion's reflections do not exist there, so `cross` shows nothing.
 # Usage: scripts/bench-transfer.sh [VARIANT...]; OUT (default bench-runs/transfer-0.5b),
 # BENCH_CACHE (default: the 2026-11-29 strategy study's cache, so the baseline replays its
@@ -38,8 +38,8 @@ export MNEME_AGENT__SHOW_PREVIOUS_ATTEMPT=false MNEME_AGENT__FIRST_TEMPERATURE=0
   MNEME_AGENT__RETRY_TEMPERATURE=0.0
 common=(--model "$model" --strategy reflexion --trials 4 --budget 8)
 if [ "${STRATEGY:-reflexion}" = best_of_n ]; then
-  common=(--model "$model" --strategy best_of_n --budget 8)
-  export MNEME_AGENT__BEST_OF_N__N=8 MNEME_AGENT__BEST_OF_N__TEMPERATURE=0.8 \
+  common=(--model "$model" --strategy best_of_n --budget "${BUDGET:-8}")
+  export MNEME_AGENT__BEST_OF_N__N="${BUDGET:-8}" MNEME_AGENT__BEST_OF_N__TEMPERATURE=0.8 \
     MNEME_AGENT__BEST_OF_N__DUAL_AGREEMENT=false
 fi
 
