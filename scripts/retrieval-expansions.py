@@ -75,13 +75,13 @@ def ask(port, prompt, text, max_tokens):
 
 
 def cached(path, keys, write):
-    """The model's text for each of `keys`, from `path` (a JSON object), asking `write(key)`
-    for the missing ones and saving after each."""
+    """`write(key)`'s answer for each of `keys`, from `path` (a JSON object), asking for the
+    missing ones (JOBS at once) and saving after each."""
     done = json.loads(path.read_text()) if path.exists() else {}
     todo = [k for k in keys if k not in done]
     with cf.ThreadPoolExecutor(int(os.environ.get("JOBS", "1"))) as pool:
         for key, reply in zip(todo, pool.map(write, todo)):
-            done[key] = reply.strip()
+            done[key] = reply
             path.write_text(json.dumps(done, indent=1))
     return done
 
@@ -110,7 +110,7 @@ def report(hits, queries, what):
 def expand_study(port, path, limit):
     chosen = reflections()[:limit]
     texts = {it["id"]: it["text"] for it in chosen}
-    done = cached(path, list(texts), lambda key: ask(port, PROMPT, texts[key], 150))
+    done = cached(path, list(texts), lambda key: ask(port, PROMPT, texts[key], 150).strip())
     kept = [it for it in chosen if lines(done.get(it["id"], ""))]
     embed = Embedder()
     text = embed([it["text"] for it in kept])
@@ -133,7 +133,7 @@ def expand_study(port, path, limit):
 def hyde_study(port, path):
     chosen = reflections()
     queries = [q for it in chosen for q in it["queries"]]
-    done = cached(path, queries, lambda q: ask(port, HYDE_PROMPT, q, 80))
+    done = cached(path, queries, lambda q: ask(port, HYDE_PROMPT, q, 80).strip())
     embed = Embedder()
     records = embed([it["text"] for it in chosen])
     hits = {"query": 0, "lesson": 0, "query + lesson": 0}

@@ -20,7 +20,6 @@ Usage: scripts/retrieval-rerank.py PORT FILE [K]
 JOBS (default 1) requests at once; EVERY=N judges every Nth query only;
 SCORE_ONLY=1 scores what FILE holds without judging more.
 """
-import concurrent.futures as cf
 import json
 import math
 import os
@@ -41,6 +40,11 @@ REFLECTION_PROMPT = (
     "Is the note about the same kind of mistake as the situation, so that reading it would "
     "help? Answer yes or no."
 )
+SKILL_PROMPT = (
+    "A helper function in a library:\n{record}\n\n"
+    "Someone needs this:\n{query}\n\n"
+    "Does the helper do what is needed? Answer yes or no."
+)
 LIST_PROMPTS = {
     "reflection": (
         "Someone describes this situation in a task:\n{query}\n\n"
@@ -55,11 +59,6 @@ LIST_PROMPTS = {
     ),
 }
 LETTERS = "ABCDEFGHIJKLMNOPQRST"
-SKILL_PROMPT = (
-    "A helper function in a library:\n{record}\n\n"
-    "Someone needs this:\n{query}\n\n"
-    "Does the helper do what is needed? Answer yes or no."
-)
 
 
 def first_token(port, prompt):
@@ -114,40 +113,30 @@ def main():
             order = sorted(same, key=lambda i: -float(vectors[i] @ q))[:k]
             plans.append((it["kind"], query, target, order))
     plans = plans[:: int(os.environ.get("EVERY", "1"))]
-    pairs = [(query, i) for _, query, _, order in plans for i in order]
     if os.environ.get("MODE") == "list":
         return listwise(port, path, texts, plans, k)
-    done = json.loads(path.read_text()) if path.exists() else {}
     key = lambda query, i: f"{items[i]['id']}\t{query}"
-    todo = list({key(q, i): (q, i) for q, i in pairs if key(q, i) not in done}.values())
-    if os.environ.get("SCORE_ONLY"):
-        todo = []
+    pairs = {key(query, i): (query, i) for _, query, _, order in plans for i in order}
 
-    def ask(pair):
-        query, i = pair
+    def ask(pair_key):
+        query, i = pairs[pair_key]
         prompt = REFLECTION_PROMPT if items[i]["kind"] == "reflection" else SKILL_PROMPT
         return judge(port, prompt.format(record=texts[i], query=query))
 
-    with cf.ThreadPoolExecutor(int(os.environ.get("JOBS", "1"))) as pool:
-        for n, (pair, answer) in enumerate(zip(todo, pool.map(ask, todo))):
-            done[key(*pair)] = answer
-            if n % 20 == 19 or n == len(todo) - 1:
-                path.write_text(json.dumps(done, indent=1))
-                print(f"{n + 1} of {len(todo)} judged", file=sys.stderr)
+    done = expansions.cached(path, [] if os.environ.get("SCORE_ONLY") else list(pairs), ask)
     score(plans, done, key, k)
 
 
 def listwise(port, path, texts, plans, k):
     """One call per query: the top k listed with letters, ranked by each letter's probability
     (ties in vector order)."""
-    done = json.loads(path.read_text()) if path.exists() else {}
-    todo = [] if os.environ.get("SCORE_ONLY") else [p for p in plans if p[1] not in done]
-    ask = lambda p: choose(port, p[0], p[1], [texts[i] for i in p[3]])
-    with cf.ThreadPoolExecutor(int(os.environ.get("JOBS", "1"))) as pool:
-        for n, (plan, answer) in enumerate(zip(todo, pool.map(ask, todo))):
-            done[plan[1]] = answer
-            path.write_text(json.dumps(done, indent=1))
-            print(f"{n + 1} of {len(todo)} chosen", file=sys.stderr)
+    by_query = {query: (kind, [texts[i] for i in order]) for kind, query, _, order in plans}
+
+    def ask(query):
+        kind, records = by_query[query]
+        return choose(port, kind, query, records)
+
+    done = expansions.cached(path, [] if os.environ.get("SCORE_ONLY") else list(by_query), ask)
     hits = {}
     for kind, query, target, order in plans:
         if query not in done:
